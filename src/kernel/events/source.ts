@@ -1,0 +1,39 @@
+// The interface every event source implements, whatever carries the events out of the kernel.
+import type { FlowEvent, ExpectationEvent } from '../../flow/event.ts';
+
+export type SourceKind = 'bpf-tracing' | 'bpf-netlink' | 'netlink';
+
+export interface EventSink {
+  flow(ev: FlowEvent): void;
+  expectation(ev: ExpectationEvent): void;
+  /** after each drain pass: the moment to flush what the events queued */
+  batchEnd(): void;
+  /** events were lost on the way (ENOBUFS, ring buffer full): the view must be resynced */
+  loss(count: number, why: string): void;
+}
+
+export interface SourceCounters {
+  /** events delivered to the sink */
+  received: number;
+  /** events the kernel-side filter dropped (BPF sources) */
+  filtered: number;
+  /** events known lost: ENOBUFS overruns or ring-buffer reservations that failed */
+  lost: number;
+  /** messages that could not be decoded */
+  malformed: number;
+  /** how many times loss was reported */
+  overruns: number;
+}
+
+export interface EventSource {
+  readonly kind: SourceKind;
+  /** why this source is the active one (shown in status) */
+  readonly reason: string;
+  start(sink: EventSink): void;
+  /** processes whatever is queued now (also called by the wake-up) */
+  drain(): void;
+  counters(): SourceCounters;
+  close(): Promise<void>;
+}
+
+export const zeroCounters = (): SourceCounters => ({ received: 0, filtered: 0, lost: 0, malformed: 0, overruns: 0 });

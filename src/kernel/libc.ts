@@ -1,0 +1,77 @@
+// libc through koffi: the few system calls the kernel layer needs. Buffers are passed as
+// Uint8Array/Int32Array and written in place by the kernel (koffi passes their memory directly).
+import { koffi } from './runtime.ts';
+
+const lib = koffi.load('libc.so.6');
+
+type Buf = Uint8Array | Int32Array | Uint32Array | BigUint64Array;
+
+export const libc = {
+  socket: lib.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number,
+  bind: lib.func('int bind(int fd, const void *addr, uint32_t len)') as (fd: number, a: Buf, l: number) => number,
+  close: lib.func('int close(int fd)') as (fd: number) => number,
+  setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as
+    (fd: number, level: number, name: number, val: Buf, len: number) => number,
+  getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Inout_ void *val, _Inout_ uint32_t *len)') as
+    (fd: number, level: number, name: number, val: Buf, len: Uint32Array) => number,
+  getsockname: lib.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *len)') as
+    (fd: number, addr: Buf, len: Uint32Array) => number,
+  sendto: lib.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, uint32_t alen)') as
+    (fd: number, buf: Buf, len: number, flags: number, addr: Buf | null, alen: number) => number,
+  recv: lib.func('long recv(int fd, _Inout_ void *buf, unsigned long len, int flags)') as
+    (fd: number, buf: Buf, len: number, flags: number) => number,
+  fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number,
+  getpid: lib.func('int getpid()') as () => number,
+  sysconf: lib.func('long sysconf(int name)') as (name: number) => number,
+  mmap: lib.func('void *mmap(void *addr, unsigned long len, int prot, int flags, int fd, long off)') as
+    (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => unknown,
+  munmap: lib.func('int munmap(void *addr, unsigned long len)') as (addr: unknown, len: number) => number,
+  clockGettime: lib.func('int clock_gettime(int clk, _Out_ int64_t *ts)') as (clk: number, ts: BigInt64Array) => number,
+  poll: lib.func('int poll(_Inout_ int32_t *fds, unsigned long nfds, int timeout)') as
+    (fds: Int32Array, n: number, timeout: number) => number,
+  strerror: lib.func('const char *strerror(int errnum)') as (e: number) => string,
+};
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Address of a native pointer returned by mmap (for MAP_FAILED checks). */
+export function address(ptr: unknown): bigint {
+  return koffi.address(ptr) as bigint;
+}
+
+/** An ArrayBuffer over native memory (no copy). */
+export function view(ptr: unknown, len: number): ArrayBuffer {
+  return koffi.view(ptr, len);
+}
+
+const ts = new BigInt64Array(2);
+const CLOCK_MONOTONIC = 1;
+/** CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads, so kernel stamps compare directly. */
+export function monotonicNs(): bigint {
+  libc.clockGettime(CLOCK_MONOTONIC, ts);
+  return ts[0] * 1_000_000_000n + ts[1];
+}
+
+export class SysError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${libc.strerror(errno)} (${ERRNO_NAMES[errno] ?? `errno ${errno}`})`);
+    this.name = 'SysError';
+  }
+  get code(): string { return ERRNO_NAMES[this.errno] ?? `E${this.errno}`; }
+}
+
+export const E = {
+  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16,
+  EEXIST: 17, EINVAL: 22, ENOSPC: 28, EOPNOTSUPP: 95, ENOBUFS: 105, ETIME: 62, ENOTSUP: 95,
+  EAFNOSUPPORT: 97, EPROTONOSUPPORT: 93,
+} as const;
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(E).map(([k, v]) => [v, k]));
+export function errnoName(n: number): string { return ERRNO_NAMES[n] ?? `errno ${n}`; }
+
+/** Throws SysError when a libc call returned -1. */
+export function check(call: string, r: number): number {
+  if (r < 0) throw new SysError(call, errno());
+  return r;
+}

@@ -1,0 +1,67 @@
+// The one place that knows whether we run on Node.js or Deno. Everything else asks this module.
+import koffi from 'koffi';
+import process from 'node:process';
+
+interface DenoGlobal { version: { deno: string }; execPath(): string }
+const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
+
+export const runtime: 'node' | 'deno' = deno ? 'deno' : 'node';
+export const runtimeVersion: string = deno ? deno.version.deno : process.versions.node;
+
+export { koffi };
+
+/** Command line that runs a TypeScript or JavaScript file on the runtime we are running on. */
+export function scriptCommand(file: string, args: string[] = []): [string, string[]] {
+  if (deno) return [deno.execPath(), ['run', '-A', '--quiet', file, ...args]];
+  const register = new URL('../../build/register.mjs', import.meta.url).pathname;
+  return file.endsWith('.ts')
+    ? [process.execPath, ['--enable-source-maps', '--import', register, file, ...args]]
+    : [process.execPath, [file, ...args]];
+}
+
+export interface Watch { close(): Promise<void> }
+
+const POLLIN = 0x1;
+let asyncPoll: ((fds: Int32Array, n: number, timeout: number, cb: (err: unknown, r: number) => void) => void) | undefined;
+
+/**
+ * Calls `onReadable` whenever `fd` becomes readable. Node: libuv's poll through koffi. Deno: its
+ * uv_poll shim fires only once (denoland/deno#36317), so one blocking poll(2) runs on a koffi
+ * worker thread instead, with a short timeout so that close() returns promptly.
+ */
+export function watchReadable(fd: number, onReadable: () => void): Watch {
+  if (!deno) {
+    const h = koffi.node.poll(fd, { readable: true }, () => onReadable());
+    return { close: async () => { h.stop(); h.close(); } };
+  }
+  if (!asyncPoll) {
+    const libc = koffi.load('libc.so.6');
+    const fn = libc.func('int poll(_Inout_ int32_t *fds, unsigned long nfds, int timeout)');
+    asyncPoll = (fds, n, t, cb) => (fn as unknown as { async: Function }).async(fds, n, t, cb);
+  }
+  const pfd = new Int32Array([fd, POLLIN]);
+  let open = true;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => { done = r; });
+  const loop = () => {
+    if (!open) return done();
+    pfd[1] = POLLIN;
+    asyncPoll!(pfd, 1, 200, (err, r) => {
+      if (!open) return done();
+      if (!err && r > 0) onReadable();
+      setTimeout(loop, 0);
+    });
+  };
+  loop();
+  return { close: async () => { open = false; await finished; } };
+}
+
+/** Deno maps some socket errors to UNKNOWN/EINVAL where Node names them; give both one name. */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (deno && (e.code === 'UNKNOWN' || e.code === undefined) && e.message) {
+    const m = /\b(E[A-Z]+)\b/.exec(e.message);
+    if (m) return m[1];
+  }
+  return e.code ?? 'UNKNOWN';
+}
