@@ -9,6 +9,7 @@ type Buf = Uint8Array | Int32Array | Uint32Array | BigUint64Array;
 export const libc = {
   socket: lib.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number,
   bind: lib.func('int bind(int fd, const void *addr, uint32_t len)') as (fd: number, a: Buf, l: number) => number,
+  open: lib.func('int open(const char *path, int flags)') as (path: string, flags: number) => number,
   close: lib.func('int close(int fd)') as (fd: number) => number,
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as
     (fd: number, level: number, name: number, val: Buf, len: number) => number,
@@ -29,6 +30,7 @@ export const libc = {
   clockGettime: lib.func('int clock_gettime(int clk, _Out_ int64_t *ts)') as (clk: number, ts: BigInt64Array) => number,
   poll: lib.func('int poll(_Inout_ int32_t *fds, unsigned long nfds, int timeout)') as
     (fds: Int32Array, n: number, timeout: number) => number,
+  setns: lib.func('int setns(int fd, int nstype)') as (fd: number, nstype: number) => number,
   strerror: lib.func('const char *strerror(int errnum)') as (e: number) => string,
 };
 

@@ -128,7 +128,8 @@ export class AttrTable {
       if (t < this.at.length) { this.at[t] = o + 4; this.len[t] = l - 4; }
       o += align4(l);
     }
-    return true;
+    // 1-3 bytes left over: a truncated attribute header
+    return o >= end;
   }
   has(t: number): boolean { return this.at[t] >= 0; }
 }
