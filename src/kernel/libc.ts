@@ -10,6 +10,8 @@ export const libc = {
   socket: lib.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number,
   bind: lib.func('int bind(int fd, const void *addr, uint32_t len)') as (fd: number, a: Buf, l: number) => number,
   open: lib.func('int open(const char *path, int flags)') as (path: string, flags: number) => number,
+  read: lib.func('long read(int fd, _Inout_ void *buf, unsigned long len)') as (fd: number, buf: Buf, len: number) => number,
+  mkfifo: lib.func('int mkfifo(const char *path, unsigned int mode)') as (path: string, mode: number) => number,
   close: lib.func('int close(int fd)') as (fd: number) => number,
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as
     (fd: number, level: number, name: number, val: Buf, len: number) => number,

@@ -19,6 +19,20 @@ export function scriptCommand(file: string, args: string[] = []): [string, strin
     : [process.execPath, [file, ...args]];
 }
 
+declare const CTSYNC_VERSION: string | undefined;
+declare const CTSYNC_SEA: boolean | undefined;
+
+/** The command that runs this same ctsync program (single binary, bundle or sources) with args. */
+export function ctsyncCommand(args: string[]): [string, string[]] {
+  if (typeof CTSYNC_SEA === 'boolean' && CTSYNC_SEA) return [process.execPath, args];
+  if (typeof CTSYNC_VERSION === 'string') {
+    // bundled: this module is dist/ctsync.mjs itself
+    const self = new URL(import.meta.url).pathname;
+    return deno ? [deno.execPath(), ['run', '-A', '--quiet', self, ...args]] : [process.execPath, [self, ...args]];
+  }
+  return scriptCommand(new URL('../cli/main.ts', import.meta.url).pathname, args);
+}
+
 export interface Watch { close(): Promise<void> }
 
 const POLLIN = 0x1;

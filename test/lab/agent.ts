@@ -1,8 +1,7 @@
 // A traffic agent: a script from test/lab/agents/ running inside a namespace, driven by JSON
 // lines on stdin and answering with JSON lines on stdout.
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { scriptCommand } from '../../src/kernel/runtime.ts';
+import { ctsyncCommand } from '../../src/kernel/runtime.ts';
 import type { Netns } from './netns.ts';
 
 export type AgentMessage = Record<string, unknown>;
@@ -16,8 +15,7 @@ export class Agent {
   private exited = false;
 
   constructor(ns: Netns, name: string, args: string[]) {
-    const file = fileURLToPath(new URL(`./agents/${name}.ts`, import.meta.url));
-    const [cmd, argv] = scriptCommand(file, args);
+    const [cmd, argv] = ctsyncCommand(['__agent', name, ...args]);
     this.proc = ns.spawn(cmd, argv);
     this.proc.stdout!.setEncoding('utf8');
     this.proc.stdout!.on('data', (d: string) => this.onData(d));

@@ -1,0 +1,300 @@
+// FTFW: conntrackd's reliable mode (reference §3.4), message for message.
+//
+// Receive: one sequence space for the single peer; in-order messages are counted into an ACK
+// window (ACK after 300), a gap is NACKed at once, an old message is dropped; HELLO resets the
+// tracking. Transmit: every message gets the next global sequence number; objects and ACK, NACK
+// and RESYNC stay in the resend queue (bounded, oldest dropped) until acknowledged, and a NACK
+// moves them back to the transmit queue to go out again as fresh messages. HELLO rides on every
+// message until the peer answers with HELLO_BACK; HELLO_BACK goes once after each HELLO. After 1 s
+// without transmission the node sends the pending ACK, or ALIVE.
+//
+// Beyond conntrackd, interoperable with it (each can be switched off in SyncOptions):
+//  - retransmitMs: objects unacknowledged for that long are resent as if NACKed (fresh sequence
+//    numbers), with exponential backoff while nothing gets acknowledged;
+//  - ackDelayMs: pending ACKs go out within that delay even while we keep transmitting;
+//  - requeueOnHello: the peer's HELLO re-queues our unacknowledged objects instead of dropping them.
+import { ModeBase, Verdict } from './base.ts';
+import type { MsgHeader } from './codec.ts';
+import type { ModeKind, SyncDeps, SyncOptions } from './mode.ts';
+import { OBJ_STATE, type SyncObject } from './object.ts';
+import { Queue, type QItem } from './queue.ts';
+import type { QueueStat, RsQueueEntry } from './stats.ts';
+import { FLAG, MSG, RANGE_FLAGS, after, before } from './wire.ts';
+
+const HELLO_INIT = 0, HELLO_SAY = 1, HELLO_DONE = 2;
+const RTO_MAX_FACTOR = 16;
+
+export class FtfwMode extends ModeBase {
+  readonly kind: ModeKind = 'ftfw';
+  private readonly rs: Queue;
+
+  // receive side
+  private seqRecvSet = false;
+  private lastSeqRecv = 0;
+  private ackFrom = 0;
+  private ackFromSet = false;
+  private ackPendingSince = 0;
+  private window: number;
+  // handshake
+  private helloState = HELLO_INIT;
+  private sayHelloBack = false;
+  // retransmission timeout (ctsync)
+  private rto: number;
+
+  constructor(deps: SyncDeps, opt: SyncOptions = {}) {
+    super(deps, opt);
+    this.rs = new Queue('rsqueue', this.opt.resendQueueSize);
+    this.window = this.opt.ackWindow;
+    this.rto = this.opt.retransmitMs;
+  }
+
+  /** Whether the HELLO handshake finished (we saw the peer's HELLO_BACK). */
+  get helloDone(): boolean {
+    return this.helloState === HELLO_DONE;
+  }
+
+  // ---------------------------------------------------------------- local side
+
+  enqueue(obj: SyncObject): void {
+    this.toTx(obj);
+  }
+
+  // ---------------------------------------------------------------- transmit
+
+  private helloFlags(): number {
+    let f = 0;
+    if (this.helloState === HELLO_INIT) this.helloState = HELLO_SAY;
+    if (this.helloState === HELLO_SAY) f |= FLAG.HELLO;
+    if (this.sayHelloBack) {
+      f |= FLAG.HELLO_BACK;
+      this.sayHelloBack = false;
+    }
+    return f;
+  }
+
+  protected xmit(): void {
+    const now = this.clock.now();
+    let n: QItem | null;
+    while ((n = this.tx.shift())) {
+      if (n.ctl) {
+        const flags = (n.flags & ~(FLAG.HELLO | FLAG.HELLO_BACK)) | this.helloFlags();
+        const seq = this.emitControl(flags, n.from, n.to);
+        if (seq >= 0 && n.flags & RANGE_FLAGS) {
+          n.seq = seq;
+          n.sentFlags = flags;
+          n.sentAt = now;
+          this.rsAdd(n);
+        } else this.freeCtl(n);
+      } else {
+        if (n.obj.state === OBJ_STATE.DEAD && this.host.superseded?.(n.obj)) {
+          this.drop(n);
+          continue;
+        }
+        const seq = this.emitObject(n.obj, this.helloFlags());
+        if (seq < 0) {
+          this.drop(n);
+          continue;
+        }
+        n.seq = seq;
+        n.sentAt = now;
+        this.rsAdd(n);
+      }
+    }
+  }
+
+  private rsAdd(n: QItem): void {
+    if (this.rs.add(n) < 0) {
+      // full: the oldest entry makes room (counted by the queue as "not enough space")
+      this.stats.rsQueueOverflow++;
+      const old = this.rs.shift();
+      if (old) this.drop(old);
+      this.rs.add(n);
+    }
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  protected classify(h: MsgHeader): Verdict {
+    const seq = h.seq;
+    const hello = (h.flags & FLAG.HELLO) !== 0;
+    if (hello) this.sayHelloBack = true;
+    if (h.flags & FLAG.HELLO_BACK && this.helloState === HELLO_SAY) this.helloState = HELLO_DONE;
+
+    let ret: Verdict;
+    let inSync = false;
+    if (hello) {
+      this.stats.helloReceived++;
+      // the peer knows nothing about what we had to acknowledge: restart the window
+      if (this.ackFromSet && before(seq, this.ackFrom)) {
+        this.window = this.opt.ackWindow - 1;
+        this.ackFrom = seq;
+      }
+      this.peerRestarted();
+      inSync = true;
+    } else if (!this.seqRecvSet || seq === ((this.lastSeqRecv + 1) >>> 0)) {
+      inSync = true;
+    } else {
+      const expected = (this.lastSeqRecv + 1) >>> 0;
+      if (after(seq, expected)) {
+        this.stats.rcvLost += (seq - expected) >>> 0;
+        ret = this.digest(h);
+        if (ret === Verdict.BAD) return ret;
+        if (this.ackFromSet) {
+          this.queueCtl(FLAG.ACK, this.ackFrom, (expected - 1) >>> 0);
+          this.ackFromSet = false;
+        }
+        this.queueCtl(FLAG.NACK, expected, (seq - 1) >>> 0);
+        this.window = this.opt.ackWindow - 1;
+        this.ackFrom = seq;
+        this.ackFromSet = true;
+        this.ackPendingSince = this.clock.now();
+      } else {
+        // SEQ_BEFORE: delayed or replayed, neither processed nor acknowledged
+        this.stats.rcvBefore++;
+        return Verdict.DROP;
+      }
+    }
+    if (inSync) {
+      ret = this.digest(h);
+      if (ret === Verdict.BAD) return ret;
+      if (!this.ackFromSet) {
+        this.ackFromSet = true;
+        this.ackFrom = seq;
+        this.ackPendingSince = this.clock.now();
+      }
+      if (--this.window <= 0) {
+        this.queueCtl(FLAG.ACK, this.ackFrom, seq);
+        this.window = this.opt.ackWindow;
+        this.ackFromSet = false;
+      }
+    }
+    this.seqRecvSet = true;
+    this.lastSeqRecv = seq;
+    return ret!;
+  }
+
+  private digest(h: MsgHeader): Verdict {
+    if (FtfwMode.isData(h)) return Verdict.DATA;
+    if (h.type !== MSG.CTL) return Verdict.BAD;
+    if (h.flags & FLAG.ACK) {
+      if (before(h.to, h.from)) return Verdict.BAD;
+      this.acknowledged(h.from, h.to);
+      return Verdict.CTL;
+    }
+    if (h.flags & FLAG.NACK) {
+      if (before(h.to, h.from)) return Verdict.BAD;
+      this.stats.nackResent += this.rsToTx(h.from, h.to);
+      return Verdict.CTL;
+    }
+    if (h.flags & FLAG.RESYNC) {
+      this.log('notice', 'resync requested by other node');
+      this.stats.resyncReceived++;
+      this.bulkSend();
+      return Verdict.CTL;
+    }
+    if (h.flags & FLAG.ALIVE) return Verdict.CTL;
+    return Verdict.BAD;
+  }
+
+  /** ACK from..to: those entries are done. */
+  private acknowledged(from: number, to: number): void {
+    let removed = false;
+    for (let n = this.rs.head; n;) {
+      const next = n.next;
+      if (!before(n.seq, from)) {
+        if (after(n.seq, to)) break;
+        this.drop(n);
+        removed = true;
+      }
+      n = next;
+    }
+    if (removed) this.rto = this.opt.retransmitMs;
+  }
+
+  /** NACK from..to: those entries go out again, as new messages. */
+  private rsToTx(from: number, to: number): number {
+    let moved = 0;
+    for (let n = this.rs.head; n;) {
+      const next = n.next;
+      if (!before(n.seq, from)) {
+        if (after(n.seq, to)) break;
+        this.rs.del(n);
+        this.tx.add(n);
+        moved++;
+      }
+      n = next;
+    }
+    if (moved) this.scheduleFlush();
+    return moved;
+  }
+
+  /** The peer said HELLO: whatever it had not acknowledged, it will never acknowledge. */
+  private peerRestarted(): void {
+    if (!this.rs.len) return;
+    let n: QItem | null;
+    let requeued = 0;
+    while ((n = this.rs.shift())) {
+      if (n.ctl) {
+        this.stats.helloCtlDropped++;
+        this.freeCtl(n);
+      } else if (this.opt.requeueOnHello) {
+        this.tx.add(n);
+        requeued++;
+      } else this.drop(n);
+    }
+    if (requeued) {
+      this.stats.helloRequeued += requeued;
+      this.scheduleFlush();
+    }
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  protected tick(now: number): void {
+    const idle = now - this.lastTxAt >= this.opt.aliveMs;
+    const ackDue = this.ackFromSet && this.seqRecvSet &&
+      (idle || (this.opt.ackDelayMs > 0 && now - this.ackPendingSince >= this.opt.ackDelayMs));
+    if (ackDue) {
+      this.queueCtl(FLAG.ACK, this.ackFrom, this.lastSeqRecv);
+      this.ackFromSet = false;
+    } else if (idle) {
+      this.queueCtl(FLAG.ALIVE, 0, 0);
+    }
+    if (this.opt.retransmitMs > 0) this.retransmitExpired(now);
+    if (this.tx.len) this.flush();
+  }
+
+  private retransmitExpired(now: number): void {
+    let moved = 0;
+    for (let n = this.rs.head; n;) {
+      const next = n.next;
+      if (n.sentAt + this.rto > now) break;
+      // a lost control message is recovered by the peer's NACK once our next message shows the
+      // gap; resending a RESYNC on a timer could make a busy peer send its whole table twice
+      if (!n.ctl) {
+        this.rs.del(n);
+        this.tx.add(n);
+        moved++;
+      }
+      n = next;
+    }
+    if (moved) {
+      this.stats.timeoutResent += moved;
+      this.rto = Math.min(this.rto * 2, this.opt.retransmitMs * RTO_MAX_FACTOR);
+    }
+  }
+
+  // ---------------------------------------------------------------- statistics
+
+  override queueStats(): QueueStat[] {
+    return [...super.queueStats(), { name: this.rs.name, current: this.rs.len, max: this.rs.max, enospc: this.rs.enospc }];
+  }
+
+  override rsQueueEntries(): RsQueueEntry[] {
+    const out: RsQueueEntry[] = [];
+    for (let n = this.rs.head; n; n = n.next) {
+      out.push(n.ctl ? { kind: 'control', seq: n.seq, flags: n.sentFlags } : { kind: 'object', seq: n.seq });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,243 @@
+// One dedicated sync link over node:dgram (both runtimes): UDP multicast or unicast, IPv4 or IPv6,
+// with conntrackd's socket layout (a receive socket and a separate, unbound send socket) and one
+// difference: datagrams from anyone but the peer (unicast) or from outside the interface's
+// subnets (multicast) are dropped and counted, where conntrackd 1.4.7 accepts anything.
+//
+//   const link = new UdpLink({ interface: 'eth1', kind: 'multicast' }, 0);
+//   await link.open((bytes, index) => mode.receive(bytes, index));
+//   link.send(buf, len, done)   // done() once the kernel has the datagram (or it failed)
+//   link.refresh()              // re-reads interface state and addresses
+//   link.counters / link.status / link.maxPayload
+//   await link.close()
+import dgram from 'node:dgram';
+import { canonicalAddr, familyOf } from '../flow/addr.ts';
+import { errorCode } from '../kernel/runtime.ts';
+import {
+  addressBytes, inSubnets, interfaceAddresses, interfaceExists, interfaceMtu, interfaceStatus, type IfAddr, type LinkStatus,
+} from './iface.ts';
+import { IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD } from './wire.ts';
+
+export const DEFAULT_GROUP = '225.0.0.50';
+export const DEFAULT_PORT = 3780;
+export const DEFAULT_BUFFER_BYTES = 1 << 20;
+
+export interface LinkConfig {
+  /** the dedicated interface, e.g. "eth1" */
+  interface: string;
+  kind: 'multicast' | 'unicast';
+  /** multicast group (default 225.0.0.50) */
+  group?: string;
+  /** unicast: the peer's address on this link */
+  peer?: string;
+  /** UDP port (default 3780) */
+  port?: number;
+  /** unicast: local address to receive on (default: any) */
+  listenAddress?: string;
+  /** socket buffers in bytes (VyOS sync-queue-size × 1 MiB; default 1 MiB) */
+  bufferBytes?: number;
+  /** overrides the MTU read from /sys/class/net/IF/mtu */
+  mtu?: number;
+}
+
+export interface LinkCounters {
+  bytesSent: number;
+  pktsSent: number;
+  bytesRecv: number;
+  pktsRecv: number;
+  errSend: number;
+  errRecv: number;
+  /** datagrams from a source that is not the peer / not on the link's subnets */
+  dropForeign: number;
+}
+
+export class LinkError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LinkError';
+  }
+}
+
+export class UdpLink {
+  readonly counters: LinkCounters = { bytesSent: 0, pktsSent: 0, bytesRecv: 0, pktsRecv: 0, errSend: 0, errRecv: 0, dropForeign: 0 };
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly group: string;
+  status: LinkStatus = 'DOWN';
+  mtu = 1500;
+  /** effective socket buffer sizes after open (the kernel doubles what is asked) */
+  recvBufferBytes = 0;
+  sendBufferBytes = 0;
+  /** last socket error, for `status` */
+  lastError = '';
+
+  private rx: dgram.Socket | null = null;
+  private tx: dgram.Socket | null = null;
+  private addrs: IfAddr[] = [];
+  private peerBytes: Uint8Array | undefined;
+  private dest = '';
+
+  constructor(readonly config: LinkConfig, readonly index: number) {
+    this.port = config.port ?? DEFAULT_PORT;
+    this.group = config.group ?? DEFAULT_GROUP;
+    if (config.kind === 'unicast') {
+      if (!config.peer) throw new LinkError(`link ${config.interface}: unicast needs a peer address; set \`peer\``);
+      const fam = familyOf(config.peer.split('%')[0]);
+      if (!fam) throw new LinkError(`link ${config.interface}: peer "${config.peer}" is not an IP address`);
+      this.family = fam;
+      this.peerBytes = addressBytes(config.peer);
+      this.dest = config.peer.includes('%') || !isLinkLocal(config.peer) ? config.peer : `${config.peer}%${config.interface}`;
+    } else {
+      const fam = familyOf(this.group);
+      if (!fam || !isMulticast(this.group)) {
+        throw new LinkError(`link ${config.interface}: "${this.group}" is not a multicast group address`);
+      }
+      this.family = fam;
+      this.dest = this.group;
+    }
+  }
+
+  get name(): string { return this.config.interface; }
+
+  /** Largest datagram payload: MTU minus IP and UDP headers. */
+  get maxPayload(): number {
+    return this.mtu - (this.family === 4 ? IPV4_UDP_OVERHEAD : IPV6_UDP_OVERHEAD);
+  }
+
+  /** Re-reads the interface: status, MTU, addresses (for the source check). */
+  refresh(): void {
+    this.status = interfaceStatus(this.name);
+    this.mtu = this.config.mtu ?? interfaceMtu(this.name) ?? this.mtu;
+    this.addrs = interfaceAddresses(this.name);
+  }
+
+  async open(onDatagram: (bytes: Uint8Array, link: number) => void): Promise<void> {
+    if (!interfaceExists(this.name)) {
+      throw new LinkError(`link ${this.name}: no such interface; check the interface name of the sync link`);
+    }
+    this.refresh();
+    const type = this.family === 4 ? 'udp4' : 'udp6';
+    const what = `link ${this.name}`;
+    const rx = dgram.createSocket({ type, reuseAddr: true });
+    const tx = dgram.createSocket({ type });
+    this.rx = rx;
+    this.tx = tx;
+    rx.on('error', (e) => { this.counters.errRecv++; this.lastError = `receive: ${errorCode(e)}`; });
+    tx.on('error', (e) => { this.counters.errSend++; this.lastError = `send: ${errorCode(e)}`; });
+    rx.on('message', (msg, rinfo) => {
+      this.counters.pktsRecv++;
+      this.counters.bytesRecv += msg.length;
+      if (!this.accepts(rinfo.address)) {
+        this.counters.dropForeign++;
+        return;
+      }
+      onDatagram(msg, this.index);
+    });
+
+    try {
+      if (this.config.kind === 'multicast') {
+        const ifAddr = this.family === 4 ? this.addrs.find((a) => a.family === 4)?.address : `::%${this.name}`;
+        if (!ifAddr) {
+          throw new LinkError(`${what}: the interface has no IPv4 address; add one or use an IPv6 group`);
+        }
+        // bound to the group: unicast datagrams to the port on other local addresses never reach us
+        await bind(rx, this.port, this.family === 4 ? this.group : '::', `${what}: cannot receive on ${this.group} port ${this.port}`);
+        try {
+          rx.addMembership(this.group, ifAddr);
+        } catch (e) {
+          throw new LinkError(`${what}: cannot join ${this.group} (${errorCode(e)}); check that the interface is up and has an address`);
+        }
+        await bind(tx, 0, this.family === 4 ? '0.0.0.0' : '::', `${what}: cannot open the send socket`);
+        tx.setMulticastInterface(ifAddr);
+        tx.setMulticastLoopback(false);
+        tx.setMulticastTTL(1);
+      } else {
+        const listen = this.config.listenAddress ?? (this.family === 4 ? '0.0.0.0' : '::');
+        await bind(rx, this.port, listen, `${what}: cannot receive on ${listen} port ${this.port}`);
+        await bind(tx, 0, this.family === 4 ? '0.0.0.0' : '::', `${what}: cannot open the send socket`);
+      }
+      const bytes = this.config.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+      try { rx.setRecvBufferSize(bytes); } catch { /* kept at the system default; visible below */ }
+      try { tx.setSendBufferSize(bytes); } catch { /* idem */ }
+      try { this.recvBufferBytes = rx.getRecvBufferSize(); } catch { this.recvBufferBytes = 0; }
+      try { this.sendBufferBytes = tx.getSendBufferSize(); } catch { this.sendBufferBytes = 0; }
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** The source check: the configured peer (unicast) or an address on the link's subnets. */
+  accepts(source: string): boolean {
+    const b = addressBytes(source);
+    if (!b) return false;
+    if (this.config.kind === 'unicast') return sameBytes(b, this.peerBytes!);
+    return inSubnets(b, this.addrs);
+  }
+
+  send(buf: Uint8Array, len: number, done: () => void): void {
+    const tx = this.tx;
+    if (!tx) {
+      this.counters.errSend++;
+      done();
+      return;
+    }
+    try {
+      tx.send(buf, 0, len, this.port, this.dest, (err) => {
+        if (err) {
+          this.counters.errSend++;
+          this.lastError = `send: ${errorCode(err)}`;
+        } else {
+          this.counters.pktsSent++;
+          this.counters.bytesSent += len;
+        }
+        done();
+      });
+    } catch (e) {
+      this.counters.errSend++;
+      this.lastError = `send: ${errorCode(e)}`;
+      done();
+    }
+  }
+
+  async close(): Promise<void> {
+    const socks = [this.rx, this.tx].filter((s): s is dgram.Socket => s !== null);
+    this.rx = this.tx = null;
+    await Promise.all(socks.map((s) => new Promise<void>((r) => {
+      try { s.close(() => r()); } catch { r(); }
+    })));
+  }
+}
+
+function bind(s: dgram.Socket, port: number, address: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => {
+      const code = errorCode(e);
+      const hint = code === 'EADDRINUSE' ? 'another process uses the port; stop it or change `port`'
+        : code === 'EADDRNOTAVAIL' ? 'the address is not configured on this host'
+        : 'check the address and the interface';
+      reject(new LinkError(`${what} (${code}): ${hint}`));
+    };
+    s.once('error', onError);
+    s.bind(port, address, () => {
+      s.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isMulticast(a: string): boolean {
+  const b = addressBytes(a);
+  if (!b) return false;
+  return b.length === 4 ? (b[0] & 0xf0) === 0xe0 : b[0] === 0xff;
+}
+
+function isLinkLocal(a: string): boolean {
+  const c = canonicalAddr(a.split('%')[0]);
+  return c !== undefined && /^fe[89ab]/i.test(c);
+}

@@ -1,0 +1,85 @@
+// Intrusive FIFO queues of the sync modes (conntrackd's queue.c): a node knows which queue holds
+// it, so "is it queued", "move it to the other queue" and "remove it" are O(1), and an object's
+// node is allocated once for its lifetime. Control messages (ACK, NACK, RESYNC, ALIVE) are nodes
+// of their own.
+import type { SyncObject } from './object.ts';
+
+export type QItem = ObjNode | CtlNode;
+
+abstract class QNodeBase {
+  prev: QItem | null = null;
+  next: QItem | null = null;
+  owner: Queue | null = null;
+  /** sequence number of the last transmission */
+  seq = 0;
+  /** clock ms of the last transmission */
+  sentAt = 0;
+}
+
+/** The node of a cache object (Q_ELEM_OBJ). */
+export class ObjNode extends QNodeBase {
+  readonly ctl = false;
+  /** ALARM: refresh wheel slot, -1 when not armed */
+  slot = -1;
+  constructor(readonly obj: SyncObject) { super(); }
+}
+
+/** A control message waiting to be sent or acknowledged (Q_ELEM_CTL). */
+export class CtlNode extends QNodeBase {
+  readonly ctl = true;
+  /** flags as sent the last time (with HELLO bits), for `-s rsqueue` */
+  sentFlags = 0;
+  constructor(public flags: number, public from = 0, public to = 0) { super(); }
+}
+
+export class Queue {
+  head: QItem | null = null;
+  tail: QItem | null = null;
+  len = 0;
+  /** additions refused because the queue was full ("not enough space errors") */
+  enospc = 0;
+
+  constructor(readonly name: string, readonly max: number) {}
+
+  has(n: QItem): boolean {
+    return n.owner === this;
+  }
+
+  /** 1 added, 0 already in a queue, -1 full (counted). */
+  add(n: QItem): 1 | 0 | -1 {
+    if (n.owner) return 0;
+    if (this.len >= this.max) {
+      this.enospc++;
+      return -1;
+    }
+    n.owner = this;
+    n.prev = this.tail;
+    n.next = null;
+    if (this.tail) this.tail.next = n; else this.head = n;
+    this.tail = n;
+    this.len++;
+    return 1;
+  }
+
+  /** Removes n if this queue holds it. */
+  del(n: QItem): boolean {
+    if (n.owner !== this) return false;
+    if (n.prev) n.prev.next = n.next; else this.head = n.next;
+    if (n.next) n.next.prev = n.prev; else this.tail = n.prev;
+    n.prev = n.next = null;
+    n.owner = null;
+    this.len--;
+    return true;
+  }
+
+  shift(): QItem | null {
+    const n = this.head;
+    if (n) this.del(n);
+    return n;
+  }
+}
+
+/** Removes a node from whatever queue holds it. */
+export function unqueue(n: QItem): void {
+  n.owner?.del(n);
+}
