@@ -180,3 +180,15 @@ export async function moveVip(to: Netns, from?: Netns): Promise<void> {
   await to.exec('arping', ['-U', '-c', '1', '-I', 'lan0', ADDR.vipLan], { check: false });
   await to.exec('arping', ['-U', '-c', '1', '-I', 'wan0', ADDR.vipWan], { check: false });
 }
+
+/** Two firewalls joined only by their sync link (sync0), conntrack on in both: for sync tests. */
+export async function buildSyncPair(lab: Lab, ruleset = TRACK_ALL): Promise<[Netns, Netns]> {
+  const fw: [Netns, Netns] = [await lab.netns('fw1'), await lab.netns('fw2')];
+  await veth(fw[0], 'sync0', fw[1], 'sync0');
+  for (let i = 0; i < 2; i++) {
+    await fw[i].ip(`addr add ${ADDR.sync[i]}/24 dev sync0`);
+    await fw[i].ip(`addr add ${ADDR.sync6[i]}/64 dev sync0 nodad`);
+    await fw[i].nft(ruleset);
+  }
+  return fw;
+}
