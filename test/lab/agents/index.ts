@@ -7,6 +7,7 @@ const AGENTS: Record<string, () => Promise<AgentModule>> = {
   'tcp-server': () => import('./tcp-server.ts'),
   'tcp-clients': () => import('./tcp-clients.ts'),
   'sync-peer': () => import('./sync-peer.ts'),
+  ftp: () => import('./ftp.ts'),
 };
 
 export async function runAgent(name: string | undefined, _argv: string[]): Promise<number> {
