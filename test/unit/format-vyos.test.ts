@@ -127,6 +127,7 @@ test('show conntrack table ipv4: the seed\'s six rows from Flow inputs', () => {
   assert.equal(json[0], {
     id: 1015736576, family: 4, protocol: 'tcp', protonum: 6, state: 'ESTABLISHED',
     source: { address: '10.35.100.87', port: 58172 }, destination: { address: '172.31.20.12', port: 22 }, timeout: 430279,
+    flow: flows[0],
   });
   assert.equal(json[2].source, { address: '10.100.68.100', port: null });
   assert.is(json[2].state, null);

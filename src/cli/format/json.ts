@@ -102,6 +102,8 @@ export interface ConntrackTableEntry {
   source: { address: string; port: number | null };
   destination: { address: string; port: number | null };
   timeout: number | null;
+  /** the whole entry as the kernel reported it: every field of the Flow */
+  flow: Flow;
 }
 
 /** `show conntrack table ipv4|ipv6 --json`. */
@@ -115,5 +117,6 @@ export function conntrackTableData(flows: readonly Flow[]): ConntrackTableEntry[
     source: { address: f.orig.src, port: f.orig.sport ?? null },
     destination: { address: f.orig.dst, port: f.orig.dport ?? null },
     timeout: f.timeout ?? null,
+    flow: f,
   }));
 }
