@@ -22,7 +22,16 @@ export class Logger {
   syslogFailures = 0;
   readonly recent: string[] = [];
 
-  constructor(private syslog = true, private readonly write: (line: string) => void = (l) => process.stderr.write(l + '\n')) {}
+  private readonly syslogAddr: Uint8Array;
+
+  /** `syslogPath`: the syslog socket; CTSYNC_SYSLOG_SOCKET overrides /dev/log (tests, containers) */
+  constructor(
+    private syslog = true,
+    private readonly write: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+    syslogPath = process.env.CTSYNC_SYSLOG_SOCKET || '/dev/log',
+  ) {
+    this.syslogAddr = unixAddress(syslogPath);
+  }
 
   setSyslog(on: boolean): void {
     this.syslog = on;
@@ -49,14 +58,14 @@ export class Logger {
     }
     const text = `<${FACILITY_DAEMON * 8 + PRIORITY[level]}>ctsync[${process.pid}]: ${msg}`;
     const data = new TextEncoder().encode(text);
-    if (libc.sendto(this.syslogFd, data, data.length, 0, DEV_LOG, DEV_LOG.length) < 0) this.syslogFailures++;
+    if (libc.sendto(this.syslogFd, data, data.length, 0, this.syslogAddr, this.syslogAddr.length) < 0) this.syslogFailures++;
   }
 }
 
-const DEV_LOG = (() => {
-  const path = '/dev/log';
+/** struct sockaddr_un for a path. */
+export function unixAddress(path: string): Uint8Array {
   const b = new Uint8Array(2 + path.length + 1);
   b[0] = 1; // AF_UNIX, little-endian sa_family
   for (let i = 0; i < path.length; i++) b[2 + i] = path.charCodeAt(i);
   return b;
-})();
+}
