@@ -18,7 +18,8 @@ export const COMMANDS: Record<string, { usage: string; summary: string; details?
     usage: 'ctsync show conntrack table ipv4|ipv6 [--json]\n' +
       '       ctsync show conntrack-sync statistics|status [--json]\n' +
       '       ctsync show conntrack-sync cache internal|external [main|expect] [--json]\n' +
-      '       ctsync show conntrack-sync stats [network|cache|runtime|link|rsqueue|queue|process|expect]',
+      '       ctsync show conntrack-sync stats [network|cache|runtime|link|rsqueue|queue|process|expect|latency]\n' +
+      '       ctsync show conntrack-sync latency [--json]',
     summary: 'the kernel table and the daemon\'s caches, statistics and status, in VyOS\'s layouts',
   },
   commit: { usage: 'ctsync commit', summary: 'commit the external cache into the kernel; returns when done' },

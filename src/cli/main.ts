@@ -16,6 +16,7 @@ import {
   resolveStatsView, formatConntrackTable, toJson, vyosStatisticsData, statusData, cacheTableData, conntrackTableData,
   statsData, type CacheEntryView, type ExpectEntryView,
 } from './format/index.ts';
+import { formatLatencyTable } from '../metrics/text.ts';
 
 export const DEFAULT_CONFIG = '/etc/ctsync/ctsync.conf';
 const VALUE_OPTS = ['--socket', '-c', '--config', '-C'];
@@ -74,9 +75,19 @@ async function show(a: Args): Promise<number> {
       out(json ? toJson(vyosStatisticsData(s)) : formatVyosStatistics(s));
       return 0;
     }
+    case 'latency': {
+      const s = await call<Snapshot>(a, 'snapshot');
+      out(json ? toJson(s.latency) : formatLatencyTable(s.latency));
+      return 0;
+    }
     case 'stats': {
+      if (arg1 === 'latency') {
+        const s = await call<Snapshot>(a, 'snapshot');
+        out(json ? toJson(s.latency) : formatLatencyTable(s.latency));
+        return 0;
+      }
       const view = resolveStatsView(arg1);
-      if (!view) throw new UsageError('show conntrack-sync stats [network|cache|runtime|link|rsqueue|queue|process|expect]');
+      if (!view) throw new UsageError('show conntrack-sync stats [network|cache|runtime|link|rsqueue|queue|process|expect|latency]');
       const s = await call<Snapshot>(a, 'snapshot', { rsqueue: view === 'rsqueue' });
       out(json ? toJson(statsData(s, view)) : formatStats(s, view));
       return 0;
@@ -101,7 +112,7 @@ async function show(a: Args): Promise<number> {
       return 0;
     }
   }
-  throw new UsageError('show conntrack-sync statistics|status|cache|stats');
+  throw new UsageError('show conntrack-sync statistics|status|cache|stats|latency');
 }
 
 /** Whether a ruleset uses conntrack (otherwise the kernel keeps no table). */

@@ -20,6 +20,7 @@ export const CONNTRACK_SYNC_NODES: Children = {
   'accept-protocol': { kind: 'multi', help: 'tcp, udp, icmp, icmp6, sctp or dccp' },
   'auth-key-file': { kind: 'leaf', help: 'absolute path of the shared HMAC key file' },
   'cache-timeout': { kind: 'leaf', help: 'seconds, 1 to 2147483647 (ALARM mode; default 180)' },
+  'commit-guard': { kind: 'leaf', help: 'on or off (default on): drop traffic of flows not yet committed while a commit runs' },
   'commit-timeout': { kind: 'leaf', help: 'seconds, 0 to 2147483647 (0: from the received timeout)' },
   'conntrackd-socket': { kind: 'leaf', help: 'absolute path of a conntrackd-compatible control socket' },
   'control-socket': { kind: 'leaf', help: 'absolute path (default /run/ctsync/ctsync.sock)' },

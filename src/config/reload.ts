@@ -13,6 +13,7 @@ export const LIVE_NODES: ReadonlySet<string> = new Set([
   'ignore-address',
   'purge-timeout', // read when the next purge is scheduled
   'commit-timeout', // read at the next commit
+  'commit-guard', // read at the next commit
   'expect-sync', // expectation event groups are joined or left
   'startup-resync', // only matters at start
   'disable-syslog',

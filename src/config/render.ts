@@ -11,6 +11,7 @@ export function configToRawTree(c: Config): RawTree {
   if (c.acceptProtocol.length) t['accept-protocol'] = [...c.acceptProtocol];
   if (c.authKeyFile !== undefined) t['auth-key-file'] = c.authKeyFile;
   t['cache-timeout'] = String(c.cacheTimeout);
+  t['commit-guard'] = c.commitGuard ? 'on' : 'off';
   t['commit-timeout'] = String(c.commitTimeout);
   if (c.conntrackdSocket !== undefined) t['conntrackd-socket'] = c.conntrackdSocket;
   t['control-socket'] = c.controlSocket;

@@ -8,6 +8,7 @@ export const ACCEPT_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmp6', 'sctp', 'dccp'] 
 export const EXPECT_PROTOCOLS = ['all', 'ftp', 'h323', 'nfs', 'sip', 'sqlnet'] as const;
 export const MODES = ['ftfw', 'notrack', 'alarm'] as const;
 export const EVENT_SOURCES = ['auto', 'bpf-tracing', 'bpf-netlink', 'netlink'] as const;
+export const SWITCH = ['on', 'off'] as const;
 
 export type AcceptProtocol = (typeof ACCEPT_PROTOCOLS)[number];
 export type ExpectProtocol = (typeof EXPECT_PROTOCOLS)[number];
@@ -29,6 +30,7 @@ export const DEFAULTS = {
   'refresh-time': '60',
   'cache-timeout': '180',
   'retransmit-timeout': '2000',
+  'commit-guard': 'on',
 } as const;
 
 export const MSG = {
@@ -54,6 +56,7 @@ export const MSG = {
   cacheTimeout: 'Cache timeout must be in range 1 to 2147483647 seconds',
   hashLimit: 'Hash limit must be in range 1 to 4294967295 entries',
   retransmitTimeout: 'Retransmit timeout must be in range 100 to 600000 milliseconds',
+  commitGuard: 'Commit guard must be on or off',
 } as const;
 
 function uint(min: number, max: number, message: string) {
@@ -160,6 +163,7 @@ export const TreeSchema = v.strictObject({
   'auth-key-file': v.optional(Path),
   'retransmit-timeout': v.optional(uint(100, 600000, MSG.retransmitTimeout), DEFAULTS['retransmit-timeout']),
   'log-file': v.optional(Path),
+  'commit-guard': v.optional(v.picklist(SWITCH, MSG.commitGuard), DEFAULTS['commit-guard']),
 });
 
 type Tree = v.InferOutput<typeof TreeSchema>;
@@ -222,6 +226,8 @@ function toConfig(t: Tree) {
     /** milliseconds (FTFW) */
     retransmitTimeout: t['retransmit-timeout'],
     ...opt('logFile', t['log-file']),
+    /** drop (not reset) packets of flows not committed yet while a commit runs (src/failover/guard.ts) */
+    commitGuard: t['commit-guard'] === 'on',
   };
 }
 

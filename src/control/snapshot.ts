@@ -84,6 +84,14 @@ export interface LinkStats {
   /** send failures / receive failures */
   errorsSend: number;
   errorsRecv: number;
+  /** ctsync: datagrams dropped because they came from neither the peer nor the link's subnets */
+  dropForeign?: number;
+  /** ctsync, auth-key-file: datagrams dropped for a missing or wrong HMAC trailer */
+  dropAuth?: number;
+  /** ctsync, auth-key-file: datagrams dropped as replays (counter seen before or too old) */
+  dropReplay?: number;
+  /** ctsync, auth-key-file: datagrams dropped because they carried this node's own sender id */
+  dropReflected?: number;
 }
 
 /** Replication protocol errors (`-s network`, "message tracking"); names as in src/sync SyncStats. */
@@ -192,6 +200,54 @@ export interface RingStats {
   filteredInKernel: number;
   /** times the reader woke up and found data */
   wakeups: number;
+  /** bytes written by the kernel and not read yet (occupancy) when the snapshot was taken */
+  used?: number;
+}
+
+/** Kernel events of one kind by type (ctsync). */
+export interface EventCounts { new: number; update: number; destroy: number }
+
+/** Kernel events read, by table, protocol and type (ctsync; the sum is runtime.eventsReceived). */
+export interface EventStats {
+  /** conntrack events by protocol ("tcp", "udp", "icmp", ...; the number for other protocols) */
+  conntrack: Record<string, EventCounts>;
+  /** expectation events */
+  expect: EventCounts;
+  /** events the daemon's own kernel requests caused (commit, inject, flush), included above */
+  own: number;
+}
+
+/** Replication messages: ctsync's counters beyond `-s network` (src/sync SyncStats). */
+export interface MessageStats {
+  /** data / control messages sent and accepted on receipt */
+  sentData: number;
+  sentControl: number;
+  receivedData: number;
+  receivedControl: number;
+  /** datagrams the sync mode handed to the links */
+  datagramsSent: number;
+  /** FTFW: objects resent after a NACK / after the retransmission timeout */
+  resentNack: number;
+  resentTimeout: number;
+  /** FTFW: objects queued again / control messages dropped because the peer restarted (HELLO) */
+  helloRequeued: number;
+  helloCtlDropped: number;
+  /** FTFW: resend-queue entries dropped because it was full */
+  rsQueueOverflow: number;
+  /** FTFW: HELLO received */
+  helloReceived: number;
+  /** resync requests received from / sent to the peer */
+  resyncReceived: number;
+  resyncSent: number;
+  /** ALARM: external entries expired after cache-timeout */
+  externalExpired: number;
+  /** received messages the daemon failed to apply */
+  applyFailed: number;
+  /** received conntrack messages without addresses */
+  noAddress: number;
+  /** fields left out of sent messages because the wire cannot carry them */
+  helperOmitted: number;
+  labelsOmitted: number;
 }
 
 /** One latency distribution, in microseconds (ctsync). */
@@ -205,6 +261,8 @@ export interface LatencyStats {
   p99: number;
   p999: number;
   max: number;
+  /** samples refused since start because their end stamp came before their start stamp */
+  dropped?: number;
 }
 
 /** VRRP failover state (ctsync; feeds `show conntrack-sync status`). */
@@ -220,6 +278,29 @@ export interface FailoverStats {
   failures: number;
   /** when the scheduled kernel purge fires, epoch ms; absent when none is pending */
   purgeAt?: number;
+  /** the last transition's source and duration, and the steps that failed */
+  last?: { source: string; ms: number; error?: string };
+  /** keepalived notify-fifo lines: read, used (our sync group), ignored (others), malformed */
+  fifo?: { path: string; lines: number; used: number; ignored: number; malformed: number };
+}
+
+/** The nftables commit guard (commit-guard; ctsync). */
+export interface GuardStats {
+  enabled: boolean;
+  /** installed right now (a commit is running) */
+  installed: boolean;
+  installs: number;
+  installFailed: number;
+  removals: number;
+  removeFailed: number;
+  /** guard tables found at start, left by a daemon killed during a commit */
+  leftovers: number;
+  /** packets and bytes dropped, over all commits, and packets by rule */
+  droppedPackets: number;
+  droppedBytes: number;
+  droppedByRule: { invalid: number; loose: number; udp: number };
+  /** the last guard: install time, how long it stood, packets dropped */
+  last?: { installMs: number; heldMs: number; dropped: number };
 }
 
 /** External cache commits into the kernel (ctsync). */
@@ -233,6 +314,8 @@ export interface CommitStats {
   failed: number;
   /** the last commit, if any: start (epoch ms), duration, entries committed and refused */
   last?: { at: number; ms: number; committed: number; failed: number };
+  /** the nftables guard around commits */
+  guard?: GuardStats;
 }
 
 export interface Snapshot {
@@ -266,10 +349,16 @@ export interface Snapshot {
   ring?: RingStats;
   /** ctsync: latency percentiles per stage */
   latency: LatencyStats[];
+  /** ctsync: kernel events by protocol and type */
+  events?: EventStats;
+  /** ctsync: replication message counters */
+  messages?: MessageStats;
   /** ctsync: VRRP state */
   failover: FailoverStats;
   /** ctsync: external cache commits */
   commit: CommitStats;
+  /** ctsync, FTFW: external cache repairs after peer restarts (src/daemon/reconcile.ts) */
+  reconcile?: { started: number; completed: number; abandoned: number; removed: number };
 }
 
 /** A cache with every counter at zero; handy for tests and for a daemon that just started. */

@@ -13,6 +13,8 @@ export interface CommitOptions {
   /** flows per batch between two turns of the event loop */
   chunk?: number;
   progress?: (p: Progress) => void;
+  /** after each batch of creates: entries in it and the seconds it took (latency metrics) */
+  chunkDone?: (entries: number, seconds: number) => void;
   /** ms, for tests */
   now?: number;
 }
@@ -65,7 +67,9 @@ export async function commit(
   };
   for (let i = 0; i < all.length; i += chunk) {
     const part = all.slice(i, i + chunk);
+    const c0 = performance.now();
     const r = ct.create(part, { replace: true, liberal: true });
+    opt.chunkDone?.(part.length, (performance.now() - c0) / 1000);
     res.committed += r.ok;
     res.failed += r.failed.size;
     for (const e of r.failed.values()) count(e);

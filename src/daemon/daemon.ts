@@ -5,20 +5,27 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
 import { expectHelperMatches, transportOf } from '../config/index.ts';
 import type { Flow, Expectation } from '../flow/flow.ts';
-import { EV, type FlowEvent, type ExpectationEvent } from '../flow/event.ts';
+import { EV, type FlowEvent, type ExpectationEvent, type EventType } from '../flow/event.ts';
 import { FlowFilter } from '../flow/filter.ts';
 import { Cache, type Entry, ObjState } from '../cache/cache.ts';
 import { Conntrack } from '../kernel/conntrack.ts';
 import type { EventSource, EventSink } from '../kernel/events/source.ts';
 import { openEventSource } from '../kernel/events/select.ts';
-import { monotonicNs } from '../kernel/libc.ts';
 import { createSyncMode, LinkSet, MSG, type SyncMode, type SyncHost, type SyncObject, type LinkConfig } from '../sync/index.ts';
-import { FailoverMachine, type VrrpState } from '../failover/machine.ts';
+import { FailoverMachine, type VrrpState, type Transition } from '../failover/machine.ts';
 import { NotifyFifo } from '../failover/fifo.ts';
+import { CommitGuard } from '../failover/guard.ts';
 import { commit, type CommitResult } from './commit.ts';
 import { Injector, INJ } from './inject.ts';
+import { authFor, type Authenticator } from '../sync/auth.ts';
+import { Reconciler } from './reconcile.ts';
 import { Logger } from './log.ts';
-import { Latency } from '../metrics/histogram.ts';
+import { Probes } from '../metrics/probe.ts';
+import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto } from './record-message.ts';
+import { KEY_SIZE } from '../flow/key.ts';
+import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
+import { monotonicNs } from '../kernel/libc.ts';
+import { ProgressMeter, formatProgress } from '../metrics/progress.ts';
 import type { Progress } from '../control/protocol.ts';
 
 const MB = 1024 * 1024;
@@ -53,24 +60,27 @@ export class Daemon implements SyncHost, EventSink {
     overrunResyncs: 0, trafficBytes: 0, trafficPackets: 0, expectationsFiltered: 0, commits: 0,
     committed: 0, commitFailed: 0, purges: 0,
   };
-  readonly latency = {
-    kernelToWire: new Latency('kernel-to-wire'),
-    wireToCache: new Latency('wire-to-cache'),
-    wireToKernel: new Latency('wire-to-kernel'),
-    commitEntry: new Latency('commit-per-entry'),
-  };
+  /** observability (src/metrics/probe.ts): latency stages and events by protocol and type */
+  readonly probes = new Probes();
+  readonly latency = this.probes.latency;
 
   source!: EventSource;
   mode!: SyncMode;
   links!: LinkSet;
   failover: FailoverMachine;
-  private fifo?: NotifyFifo;
+  fifo?: NotifyFifo;
+  /** nftables guard around commits (commit-guard; src/failover/guard.ts) */
+  readonly guard: CommitGuard;
   /** request sockets, one per purpose, so events they cause can be told apart by port id */
   private dumpCt!: Conntrack;
   private commitCt!: Conntrack;
   private flushCt!: Conntrack;
   private injectCt!: Conntrack;
   injector?: Injector;
+  /** authenticated sync links (auth-key-file), absent when off */
+  auth?: Authenticator;
+  /** external cache repair after a peer restart (src/daemon/reconcile.ts) */
+  readonly reconcile: Reconciler;
   /** control-socket requests the daemon could not place */
   readonly controlCounters = { unknown: 0 };
   commitRunning = false;
@@ -78,7 +88,7 @@ export class Daemon implements SyncHost, EventSink {
   purgeAt?: number;
   private purgeTimer?: ReturnType<typeof setTimeout>;
   private resyncTimer?: ReturnType<typeof setTimeout>;
-  private batchKernelNs: bigint[] = [];
+  private batchKernelNs: (bigint | number)[] = [];
   private stopped = false;
   private onStop?: () => void;
 
@@ -91,14 +101,23 @@ export class Daemon implements SyncHost, EventSink {
     this.external = new Cache('external', 'ct', limit);
     this.internalExp = new Cache('internal', 'exp', limit);
     this.externalExp = new Cache('external', 'exp', limit);
+    this.reconcile = new Reconciler(this.external, this.externalExp, (m) => this.logger.notice(m));
     this.failover = new FailoverMachine(config.failover.syncGroup, {
-      commit: async () => { await this.commit(); },
+      commit: async () => {
+        // a commit asked for by hand may be running: the new master waits for it, then commits
+        while (this.commitRunning) await new Promise((r) => setTimeout(r, 10));
+        await this.commit();
+      },
       flushCaches: () => this.flushCaches('all'),
       resyncInternal: () => { this.resyncInternal(); },
       bulkSend: () => this.bulkSend(),
       schedulePurge: () => this.schedulePurge(),
       requestResync: () => this.requestResync(),
       log: (level, msg) => this.logger.log(level, msg),
+    });
+    this.guard = new CommitGuard({
+      log: (level, msg) => this.logger.log(level, msg),
+      exemptInterfaces: () => this.config.interfaces.map((i) => i.name),
     });
   }
 
@@ -113,32 +132,35 @@ export class Daemon implements SyncHost, EventSink {
     this.commitCt = new Conntrack();
     this.flushCt = new Conntrack();
     this.injectCt = new Conntrack();
-    if (c.disableExternalCache) this.injector = new Injector(this.injectCt);
+    if (c.disableExternalCache) this.injector = new Injector(this.injectCt, () => this.probes.injected());
     // the event source first: events during the initial dump wait in its buffer
     this.source = openEventSource({
       kind: c.eventSource, bufferMB: c.eventListenQueueSize || 8, filter: this.filter,
       expectations: this.expectSync, reliableDestroy: true,
     });
     this.logger.notice(`event source: ${this.source.kind} (${this.source.reason})`);
-    this.links = new LinkSet(linkConfigs(c), { log: (l, m) => this.logger.log(l === 'error' ? 'ERROR' : l, m) });
-    this.mode = createSyncMode(c.mode, { host: this, transport: this.links }, {
+    // reliability (issue 11): authenticated links when auth-key-file is set (src/sync/auth.ts)
+    this.auth = authFor(c.authKeyFile);
+    this.links = new LinkSet(linkConfigs(c).map((l) => ({ ...l, auth: this.auth })), { log: (l, m) => this.logger.log(l === 'error' ? 'ERROR' : l, m) });
+    // the wrapped transport tells the probes when a batch's datagrams reach the socket
+    this.mode = createSyncMode(c.mode, { host: this, transport: this.probes.wrap(this.links) }, {
       commitTimeout: c.commitTimeout > 0,
       resendQueueSize: c.resendQueueSize,
       retransmitMs: c.retransmitTimeout,
       refreshTime: c.refreshTime,
       cacheTimeout: c.cacheTimeout,
     });
-    await this.links.open((bytes, link) => this.mode.receive(bytes, link));
+    await this.links.open((bytes, link) => {
+      this.probes.datagram();
+      this.mode.receive(bytes, link);
+      // the stored messages of this datagram (applyCtRaw): one clock reading for all of them
+      if (this.rawCached) { this.probes.cached(this.rawCached); this.rawCached = 0; }
+    });
     this.initialDump();
     this.source.start(this);
     this.mode.start();
-    if (c.keepalived.notifyFifo) {
-      this.fifo = new NotifyFifo(c.keepalived.notifyFifo, c.failover.syncGroup, (s, line) => {
-        void this.failover.transition(s, `notify fifo: ${line}`);
-      });
-      this.fifo.open();
-      this.logger.notice(`reading keepalived notify fifo ${c.keepalived.notifyFifo} for sync-group ${c.failover.syncGroup}`);
-    }
+    this.guard.removeLeftover();
+    this.openFifo();
     if (c.startupResync) this.requestResync();
     this.logger.notice(`initialization completed: ${c.mode.toUpperCase()} over ${transportOf(c)} on ${c.interfaces.map((i) => i.name).join(', ')}`);
   }
@@ -150,11 +172,26 @@ export class Daemon implements SyncHost, EventSink {
     clearTimeout(this.purgeTimer);
     clearTimeout(this.resyncTimer);
     this.mode?.stop();
+    this.guard.remove('daemon stopping');
+    this.guard.close();
     await this.fifo?.close();
     await this.source?.close();
     await this.links?.close();
     for (const ct of [this.dumpCt, this.commitCt, this.flushCt, this.injectCt]) await ct?.close();
     this.onStop?.();
+  }
+
+  /** keepalived notify-fifo: (re)opens the reader for the configured sync group. */
+  private openFifo(): void {
+    const c = this.config;
+    void this.fifo?.close();
+    this.fifo = undefined;
+    if (!c.keepalived.notifyFifo) return;
+    this.fifo = new NotifyFifo(c.keepalived.notifyFifo, c.failover.syncGroup, (s, line) => {
+      void this.failover.transition(s, `notify fifo: ${line}`);
+    });
+    this.fifo.open();
+    this.logger.notice(`reading keepalived notify fifo ${c.keepalived.notifyFifo} for sync-group ${c.failover.syncGroup}`);
   }
 
   whenStopped(): Promise<void> {
@@ -164,7 +201,9 @@ export class Daemon implements SyncHost, EventSink {
   /** Fills the internal cache from the kernel table; those objects go to the peer as NEW. */
   private initialDump(): void {
     let n = 0;
+    const meter = this.meter('initial dump');
     this.dumpCt.dumpEach((f) => {
+      meter.step();
       if (!this.filter.matches(f)) return;
       const e = this.internal.upsert(f, true);
       if (e) { this.mode.enqueue(e); n++; }
@@ -173,13 +212,21 @@ export class Daemon implements SyncHost, EventSink {
       for (const x of this.dumpCt.dumpExpectations()) this.localExpectation(EV.NEW, x);
     }
     this.mode.flush();
-    this.logger.notice(`initial dump: ${n} entries`);
+    const p = meter.finish();
+    this.logger.notice(`initial dump: ${n} entries (${p.done} read in ${p.seconds.toFixed(3)} s, ${p.rate}/s)`);
+  }
+
+  /** Progress of an operation over the kernel table, reported to `report` and the log. */
+  private meter(op: string, report?: (p: Progress) => void): ProgressMeter {
+    return new ProgressMeter(op, (p) => { report?.(p); this.progressLog(p); }, { total: kernelCount() });
   }
 
   // ---- kernel events (EventSink) ----
 
   flow(ev: FlowEvent): void {
     this.counters.eventsReceived++;
+    this.probes.events.flow(ev.flow.orig.proto, ev.type);
+    this.probes.read(ev.kernelNs);
     const origin = ev.origin;
     if (origin !== 0) {
       if (origin === this.injectCt.portid) { this.counters.eventsOwn++; return; }
@@ -208,13 +255,53 @@ export class Daemon implements SyncHost, EventSink {
     }
   }
 
-  private enqueueLocal(e: Entry, kernelNs: bigint | undefined): void {
+  // ---- kernel event records, fast path (bench issue #8): see record-message.ts ----
+  private readonly recMsg = new Uint8Array(MAX_MESSAGE_SIZE);
+  private readonly recKey = new Uint8Array(KEY_SIZE);
+  /** clock of the current drain pass (ns, ms): one reading serves every record of the pass */
+  private readNs = -1;
+  private readMs = 0;
+
+  /** EventSink.record: the same as flow() for a ring-buffer record, with no Flow built. */
+  record(dv: DataView, off: number): boolean {
+    const n = recordToMessage(dv, off, this.recMsg, this.recKey);
+    if (n < 0) return false;
+    const type = recordEvent(dv, off) as EventType;
+    this.counters.eventsReceived++;
+    this.probes.events.flow(recordProto(dv, off), type);
+    const kns = recordKernelNs(dv, off);
+    if (this.readNs < 0) { this.readNs = Number(monotonicNs()); this.readMs = Date.now(); }
+    this.latency.kernelToRead.add((this.readNs - kns) / 1000, this.readMs);
+    const origin = recordOrigin(dv, off);
+    if (origin !== 0) {
+      if (origin === this.injectCt.portid) { this.counters.eventsOwn++; return true; }
+      if (origin === this.commitCt.portid) {
+        this.counters.eventsOwn++;
+        if (type === EV.DESTROY) this.internal.removeKey(this.recKey);
+        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW);
+        return true;
+      }
+      if (origin === this.flushCt.portid) {
+        this.counters.eventsOwn++;
+        this.internal.removeKey(this.recKey);
+        return true;
+      }
+    }
+    const e = type === EV.DESTROY
+      ? this.internal.killMessage(this.recKey, this.recMsg, n)
+      : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW);
+    if (e) this.enqueueLocal(e, kns);
+    return true;
+  }
+
+  private enqueueLocal(e: Entry, kernelNs: bigint | number | undefined): void {
     this.mode.enqueue(e);
     if (kernelNs !== undefined && this.batchKernelNs.length < 65536) this.batchKernelNs.push(kernelNs);
   }
 
   expectation(ev: ExpectationEvent): void {
     this.counters.eventsReceived++;
+    this.probes.events.expectation(ev.type);
     if (ev.origin !== 0 && (ev.origin === this.injectCt.portid || ev.origin === this.commitCt.portid || ev.origin === this.flushCt.portid)) {
       this.counters.eventsOwn++;
       return;
@@ -234,10 +321,13 @@ export class Daemon implements SyncHost, EventSink {
   }
 
   batchEnd(): void {
-    this.mode.flush();
-    if (this.batchKernelNs.length) {
-      const now = monotonicNs();
-      for (const k of this.batchKernelNs) this.latency.kernelToWire.add(Number(now - k) / 1000);
+    this.readNs = -1;
+    // kernel-to-wire: the datagrams of this flush carry the batch's events
+    this.probes.begin(this.batchKernelNs);
+    try {
+      this.mode.flush();
+    } finally {
+      this.probes.end();
       this.batchKernelNs.length = 0;
     }
   }
@@ -255,7 +345,9 @@ export class Daemon implements SyncHost, EventSink {
     this.counters.resyncKernelTable++;
     const seen = new Set<string>();
     let changed = 0, gone = 0;
+    const meter = this.meter('resync after loss');
     this.dumpCt.dumpEach((f) => {
+      meter.step();
       if (!this.filter.matches(f)) return;
       const old = this.internal.get(f);
       const key = this.internal.keyOf(f);
@@ -270,24 +362,40 @@ export class Daemon implements SyncHost, EventSink {
       if (k) { this.mode.enqueue(k); gone++; }
     }
     this.mode.flush();
-    this.logger.notice(`resync with kernel table done: ${changed} changed, ${gone} gone`);
+    const p = meter.finish();
+    this.logger.notice(`resync with kernel table done: ${changed} changed, ${gone} gone (${p.done} read in ${p.seconds.toFixed(3)} s, ${p.rate}/s)`);
   }
 
   // ---- the peer's messages (SyncHost) ----
 
   applyCt(type: 0 | 1 | 2, flow: Flow): void {
-    const t0 = performance.now();
     if (this.injector) {
+      this.probes.queued();
       this.injector.push(type === MSG.CT_NEW ? INJ.NEW : type === MSG.CT_UPD ? INJ.UPD : INJ.DEL, flow);
       return;
     }
+    this.reconcile.touchCt(flow);
     if (type === MSG.CT_NEW) this.external.replace(flow);
     else if (type === MSG.CT_UPD) this.external.update(flow);
     else this.external.remove(flow);
-    this.latency.wireToCache.add((performance.now() - t0) * 1000);
+    this.probes.cached();
   }
 
+  /**
+   * The fast path of applyCt (bench issue #8): a received conntrack message stored in the external
+   * cache as it came, with no Flow built. Inject mode and an external-cache repair in progress
+   * want Flows: 0 sends the message down the applyCt path.
+   */
+  applyCtRaw(type: 0 | 1 | 2, b: Uint8Array, off: number, len: number): number {
+    if (this.injector || this.reconcile.active) return 0;
+    const r = this.external.applyWire(type, b, off, len);
+    if (r > 0) this.rawCached++;
+    return r;
+  }
+  private rawCached = 0;
+
   applyExp(type: 3 | 4 | 5, exp: Expectation): void {
+    this.reconcile.touchExp(exp);
     if (type === MSG.EXP_NEW) this.externalExp.replace(exp);
     else if (type === MSG.EXP_UPD) this.externalExp.update(exp);
     else this.externalExp.remove(exp);
@@ -302,6 +410,11 @@ export class Daemon implements SyncHost, EventSink {
     const e = obj as Entry;
     if (e.kind === 'ct') this.internal.release(e as Entry<'ct'>); else this.internalExp.release(e as Entry<'exp'>);
   }
+
+  /** FTFW: the peer restarted; whether its external entries need a repair (reconcile.ts). */
+  peerRestarted(): boolean { return !this.injector && this.reconcile.begin(); }
+  /** FTFW: the peer's answer to our RESYNC is complete. */
+  reconciled(): void { this.reconcile.finish(); }
 
   expireCt(flow: Flow): void { this.external.remove(flow); }
 
@@ -322,33 +435,39 @@ export class Daemon implements SyncHost, EventSink {
     this.commitRunning = true;
     this.cancelPurge('commit');
     const at = Date.now();
+    // commit guard (src/failover/guard.ts): until the commit is done, packets of flows that are
+    // not in the kernel yet are dropped rather than reset
+    const guarded = this.config.commitGuard && this.external.size > 0 && this.guard.install();
     try {
       this.logger.notice('committing all external caches');
       const r = await commit(this.commitCt, this.external.values(), this.externalExp.values(), {
         commitTimeout: this.config.commitTimeout,
         progress: (p) => { progress?.(p); this.progressLog(p); },
+        chunkDone: (n, s) => this.probes.commitChunk(n, s),
       });
       this.counters.commits++;
       this.counters.committed += r.committed;
       this.counters.commitFailed += r.failed;
       this.lastCommit = { at, ms: r.seconds * 1000, committed: r.committed, failed: r.failed };
-      if (r.committed + r.failed > 0) this.latency.commitEntry.add((r.seconds * 1e6) / (r.committed + r.failed));
+      this.probes.commitDone(r.seconds);
       this.logger.notice(`Committed ${r.committed} new entries`);
       if (this.expectSync) this.logger.notice(`Committed ${r.expectations} new expectations`);
       if (r.failed) this.logger.warn(`${r.failed} entries can't be committed (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
       this.logger.notice(`commit has taken ${r.seconds.toFixed(6)} seconds`);
       return r;
     } finally {
+      if (guarded) this.guard.remove();
       this.commitRunning = false;
     }
   }
 
   private lastProgressLog = 0;
+  /** Logs progress while an operation runs; each operation logs its own summary at the end. */
   private progressLog(p: Progress): void {
     const now = Date.now();
-    if (now - this.lastProgressLog < 1000 && p.done < p.total) return;
+    if (p.done >= p.total || now - this.lastProgressLog < 1000) return;
     this.lastProgressLog = now;
-    this.logger.info(`${p.op}: ${p.done}/${p.total}${p.rate ? ` (${p.rate}/s` : ''}${p.eta !== undefined ? `, ${p.eta.toFixed(1)} s left)` : p.rate ? ')' : ''}`);
+    this.logger.info(formatProgress(p));
   }
 
   /** `-f`: empty the caches (nothing goes on the wire). */
@@ -367,27 +486,36 @@ export class Daemon implements SyncHost, EventSink {
   }
 
   /** `-R`: the kernel table into the internal cache (added or updated; nothing sent or purged). */
-  resyncInternal(): number {
+  resyncInternal(progress?: (p: Progress) => void): number {
     this.counters.resyncKernelTable++;
     let n = 0;
+    const meter = this.meter('resync', progress);
     this.dumpCt.dumpEach((f) => {
+      meter.step();
       if (!this.filter.matches(f)) return;
       if (this.internal.upsert(f, false)) n++;
     });
+    const p = meter.finish();
     if (this.expectSync) {
       for (const x of this.dumpCt.dumpExpectations()) {
         if (expectHelperMatches(this.config, x.helper)) this.internalExp.upsert(x, false);
       }
     }
-    this.logger.notice(`resync with kernel conntrack table: ${n} entries`);
+    this.logger.notice(`resync with kernel conntrack table: ${n} entries (${p.done} read in ${p.seconds.toFixed(3)} s, ${p.rate}/s)`);
     return n;
   }
 
   /** `-B`: send every internal object to the peer. */
-  bulkSend(): void {
+  bulkSend(progress?: (p: Progress) => void): void {
     this.logger.notice('sending bulk update');
+    // one synchronous pass: the count and rate are reported at its end
+    const before = this.mode.stats.sndData;
+    const meter = new ProgressMeter('bulk send', (p) => { progress?.(p); this.progressLog(p); });
     this.mode.bulkSend();
     this.mode.flush();
+    meter.done = this.mode.stats.sndData - before;
+    const p = meter.finish();
+    this.logger.notice(`bulk update sent: ${p.done} messages in ${p.seconds.toFixed(3)} s (${p.rate}/s)`);
   }
 
   /** `-n`: ask the peer for everything it has. */
@@ -432,8 +560,8 @@ export class Daemon implements SyncHost, EventSink {
   }
 
   /** A VRRP transition, from the FIFO or `ctsync failover ...`; resolves when its work is done. */
-  async transition(state: VrrpState, source: string): Promise<void> {
-    await this.failover.transition(state, source);
+  transition(state: VrrpState, source: string): Promise<Transition> {
+    return this.failover.transition(state, source);
   }
 
   /** SIGHUP: a new configuration; returns what was applied or why it was refused. */
@@ -442,6 +570,19 @@ export class Daemon implements SyncHost, EventSink {
       const msg = `reload refused: ${plan.restart.join(', ')} cannot change while running; restart ctsync (\`ctsync restart\`) to apply`;
       this.logger.warn(msg);
       return msg;
+    }
+    // auth-key-file is read again; a key that cannot be read refuses the whole reload
+    let auth: Authenticator | undefined;
+    try {
+      auth = authFor(next.authKeyFile, this.auth);
+    } catch (e) {
+      const msg = `reload refused: ${(e as Error).message}`;
+      this.logger.warn(msg);
+      return msg;
+    }
+    if (auth !== this.auth) {
+      this.auth = auth;
+      this.links.setAuth(auth);
     }
     const old = this.config;
     this.config = next;
@@ -460,6 +601,11 @@ export class Daemon implements SyncHost, EventSink {
       this.logger.notice(`filter updated: ${dropped} cached flows now ignored`);
     }
     this.logger.setSyslog(!next.disableSyslog);
+    // keepalived notify-fifo or sync-group changed: read the new FIFO for the new group
+    this.failover.syncGroup = next.failover.syncGroup;
+    if (old.keepalived.notifyFifo !== next.keepalived.notifyFifo || old.failover.syncGroup !== next.failover.syncGroup) {
+      try { this.openFifo(); } catch (e) { this.logger.error(`keepalived notify-fifo: ${(e as Error).message}`); }
+    }
     const msg = plan.changes.length ? `configuration reloaded: ${plan.changes.join(', ')}` : 'configuration reloaded: no change';
     this.logger.notice(msg);
     return msg;
@@ -478,6 +624,15 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function sameState(a: Flow, b: Flow): boolean {
   return a.status === b.status && (a.mark ?? 0) === (b.mark ?? 0) && (a.tcp?.state ?? -1) === (b.tcp?.state ?? -1) &&
     (a.sctp?.state ?? -1) === (b.sctp?.state ?? -1) && (a.helper ?? '') === (b.helper ?? '');
+}
+
+/** Entries in this namespace's conntrack table (the total of a dump, as an estimate). */
+function kernelCount(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_count', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function conntrackMax(): number {

@@ -60,8 +60,8 @@ export function jsonHandlers(h: Host): Record<string, Handler> {
       d().flushCaches(which);
       return { flushed: which };
     },
-    resync: () => ({ entries: d().resyncInternal() }),
-    'bulk-send': () => { d().bulkSend(); return {}; },
+    resync: (_a, progress) => ({ entries: d().resyncInternal(progress) }),
+    'bulk-send': (_a, progress) => { d().bulkSend(progress); return {}; },
     'request-resync': () => { d().requestResync(); return {}; },
     purge: () => { d().schedulePurge(); return { at: d().purgeAt }; },
     'flush-kernel': (a) => ({ deleted: d().flushKernel(a.what === 'ct' || a.what === 'expect' ? a.what : 'all') }),
@@ -72,8 +72,7 @@ export function jsonHandlers(h: Host): Record<string, Handler> {
       if (a.group !== undefined && a.group !== group) {
         throw new Error(`sync-group "${a.group}" is not this daemon's (${group}); nothing done`);
       }
-      await d().transition(state, String(a.source ?? 'ctsync failover'));
-      const t = d().failover.last!;
+      const t = await d().transition(state, String(a.source ?? 'ctsync failover'));
       if (t.error) throw new Error(`${state} transition failed: ${t.error}`);
       return { state, ms: t.ms };
     },

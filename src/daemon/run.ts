@@ -9,6 +9,9 @@ import { Daemon } from './daemon.ts';
 import { Logger } from './log.ts';
 import { jsonHandlers, conntrackdHandler, type Host } from './handlers.ts';
 import { sdNotify } from './systemd.ts';
+import { takeSnapshot } from './snapshot.ts';
+import { MetricsServer } from '../metrics/server.ts';
+import { renderMetrics } from '../metrics/prometheus.ts';
 
 export class ConfigError extends Error { override name = 'ConfigError'; }
 
@@ -44,6 +47,8 @@ export async function runDaemon(configPath: string): Promise<number> {
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => { finished = r; });
   let stopping = false;
+  // Prometheus endpoint (metrics-address); follows the running daemon across restarts and reloads
+  const metrics = new MetricsServer(() => renderMetrics(takeSnapshot(daemon), Object.values(daemon.latency)), (l, m) => log.log(l, m));
 
   const host: Host = {
     daemon: () => daemon,
@@ -58,6 +63,7 @@ export async function runDaemon(configPath: string): Promise<number> {
       await daemon.start();
       daemon.requestResync();
       daemon.bulkSend();
+      await metrics.apply(daemon.config.metricsAddress);
       return 'restarted';
     },
     reload: async () => reload(),
@@ -74,7 +80,9 @@ export async function runDaemon(configPath: string): Promise<number> {
       return msg;
     }
     const plan = planReload(daemon.config, next);
-    return daemon.reload(next, { restart: plan.restart.map((c) => c.node), changes: plan.changes.map((c) => c.node) });
+    const msg = daemon.reload(next, { restart: plan.restart.map((c) => c.node), changes: plan.changes.map((c) => c.node) });
+    void metrics.apply(daemon.config.metricsAddress);
+    return msg;
   };
 
   const control = new ControlServer(config.controlSocket, jsonHandlers(host));
@@ -85,6 +93,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     stopping = true;
     sdNotify('STOPPING=1');
     await daemon.stop(why).catch((e) => log.error(`stop: ${(e as Error).message}`));
+    await metrics.close();
     await control.close();
     await compat?.close();
     finished(code);
@@ -94,6 +103,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     await daemon.start();
     await control.listen();
     await compat?.listen();
+    await metrics.apply(config.metricsAddress);
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
     await stop('start failed', 1);

@@ -24,7 +24,8 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
   const external = d.injector
     ? { kind: 'inject' as const, ...d.injector.stats }
     : { kind: 'cache' as const, ...cacheStats(d.external) };
-  const latency: LatencyStats[] = Object.values(d.latency).map((l) => ({ stage: l.stage, ...l.percentiles(now) }));
+  const latency: LatencyStats[] = Object.values(d.latency).map((l) => ({ stage: l.stage, ...l.percentiles(now), dropped: l.dropped }));
+  const ringUsed = (d.source as { pipeline?: { ring: { available(): number } } }).pipeline?.ring.available();
   const f = d.failover;
   return {
     version: 1,
@@ -42,6 +43,8 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
       name: l.device, status: l.status, role: l.role, transport: l.kind === 'multicast' ? 'multicast' : 'udp',
       bytesSent: l.counters.bytesSent, bytesRecv: l.counters.bytesRecv, packetsSent: l.counters.pktsSent,
       packetsRecv: l.counters.pktsRecv, errorsSend: l.counters.errSend, errorsRecv: l.counters.errRecv,
+      dropForeign: l.counters.dropForeign,
+      ...(d.auth ? { dropAuth: l.counters.dropAuth, dropReplay: l.counters.dropReplay, dropReflected: l.counters.dropReflected } : {}),
     })),
     network: {
       rcvMalformed: sync.rcvMalformed, rcvBadVersion: sync.rcvBadVersion, rcvBadHeader: sync.rcvBadHeader,
@@ -64,9 +67,19 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
       ring: {
         size: pipeline.ringBytes, records: pipeline.ring.records, bytes: pipeline.ring.bytes,
         reserveFailed: pipeline.bpf.ringFull, filteredInKernel: pipeline.bpf.filtered, wakeups: pipeline.ring.batches,
+        ...(ringUsed !== undefined ? { used: ringUsed } : {}),
       },
     } : {}),
     latency,
+    events: d.probes.events.snapshot(d.counters.eventsOwn),
+    messages: {
+      sentData: sync.sndData, sentControl: sync.sndCtl, receivedData: sync.rcvData, receivedControl: sync.rcvCtl,
+      datagramsSent: sync.datagramsSent, resentNack: sync.nackResent, resentTimeout: sync.timeoutResent,
+      helloRequeued: sync.helloRequeued, helloCtlDropped: sync.helloCtlDropped, rsQueueOverflow: sync.rsQueueOverflow,
+      helloReceived: sync.helloReceived, resyncReceived: sync.resyncReceived, resyncSent: sync.resyncSent,
+      externalExpired: sync.externalExpired, applyFailed: sync.applyFailed, noAddress: sync.rcvNoAddress,
+      helperOmitted: sync.sndHelperOmitted, labelsOmitted: sync.sndLabelsOmitted,
+    },
     failover: {
       syncGroup: d.config.failover.syncGroup,
       ...(f.state ? { state: f.state } : {}),
@@ -74,10 +87,14 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
       transitions: f.transitions,
       failures: f.failures,
       ...(d.purgeAt !== undefined ? { purgeAt: d.purgeAt } : {}),
+      ...(f.last ? { last: { source: f.last.source, ms: f.last.ms ?? 0, ...(f.last.error ? { error: f.last.error } : {}) } } : {}),
+      ...(d.fifo ? { fifo: { path: d.fifo.path, ...d.fifo.counters } } : {}),
     },
     commit: {
       running: d.commitRunning, commits: d.counters.commits, committed: d.counters.committed, failed: d.counters.commitFailed,
       ...(d.lastCommit ? { last: d.lastCommit } : {}),
+      guard: { enabled: d.config.commitGuard, installed: d.guard.installed, ...d.guard.counters },
     },
+    reconcile: { ...d.reconcile.counters },
   };
 }

@@ -1,7 +1,9 @@
 // The VRRP failover state machine for `failover-mechanism vrrp sync-group G`: what a node does
 // when keepalived says it became MASTER, BACKUP or FAULT, or that it stopped. Transitions run
-// one at a time, in arrival order; each is recorded for `show conntrack-sync status`.
+// one at a time, in arrival order (keepalived runs notify scripts concurrently, so two may
+// overlap); each is recorded for `show conntrack-sync status` and logged.
 export type VrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+export const VRRP_STATES: readonly VrrpState[] = ['MASTER', 'BACKUP', 'FAULT', 'STOP'];
 
 /** What the daemon offers the state machine; each step may be slow (commit). */
 export interface FailoverActions {
@@ -14,7 +16,33 @@ export interface FailoverActions {
   log(level: 'notice' | 'warning' | 'ERROR', msg: string): void;
 }
 
-export interface Transition { state: VrrpState; at: Date; source: string; ms?: number; error?: string }
+export type Step = 'commit' | 'flush' | 'resync' | 'bulk-send' | 'purge' | 'request-resync';
+
+/**
+ * The steps of each transition, in order (conntrackd's primary-backup.sh and VyOS's
+ * vyos-vrrp-conntracksync.sh do the same with `-c -f -R -B`, `-t -n` and `-t`).
+ * STOP: keepalived stopping sends no BACKUP (only STOP) while the peer takes the addresses, so the
+ * node behaves as a backup: its kernel entries are purged unless it becomes MASTER again within
+ * purge-timeout, and its external cache is refilled from the new master for a later failback.
+ */
+export const STEPS: Readonly<Record<VrrpState, readonly Step[]>> = {
+  MASTER: ['commit', 'flush', 'resync', 'bulk-send'],
+  BACKUP: ['purge', 'request-resync'],
+  FAULT: ['purge'],
+  STOP: ['purge', 'request-resync'],
+};
+
+export interface Transition {
+  state: VrrpState;
+  /** when the notification arrived */
+  at: Date;
+  /** who said so: "notify fifo: GROUP ...", "ctsync failover master", "conntrackd -c" */
+  source: string;
+  /** how long its steps took, once done */
+  ms?: number;
+  /** the steps that failed, with their messages */
+  error?: string;
+}
 
 export class FailoverMachine {
   state: VrrpState | undefined;
@@ -24,47 +52,48 @@ export class FailoverMachine {
   failures = 0;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(readonly syncGroup: string, private readonly act: FailoverActions) {}
+  constructor(public syncGroup: string, private readonly act: FailoverActions) {}
 
-  /** Queues a transition; the promise settles when its work is done. */
+  /** Queues a transition; the promise settles when its work is done (it never rejects). */
   transition(state: VrrpState, source: string): Promise<Transition> {
     const t: Transition = { state, at: new Date(), source };
     const run = this.chain.then(() => this.run(t));
     this.chain = run.then(() => undefined, () => undefined);
-    return run.then(() => t);
+    return run.then(() => t, () => t);
+  }
+
+  private async step(s: Step): Promise<void> {
+    switch (s) {
+      case 'commit': return this.act.commit();
+      case 'flush': return this.act.flushCaches();
+      case 'resync': return this.act.resyncInternal();
+      case 'bulk-send': return this.act.bulkSend();
+      case 'purge': return this.act.schedulePurge();
+      case 'request-resync': return this.act.requestResync();
+    }
   }
 
   private async run(t: Transition): Promise<void> {
-    const started = Date.now();
+    const started = performance.now();
     this.act.log('notice', `transitioning to ${t.state} state for VRRP sync-group [${this.syncGroup}] (${t.source})`);
-    try {
-      switch (t.state) {
-        case 'MASTER':
-          // the peer's flows into our kernel, then start afresh from what the kernel holds
-          await this.act.commit();
-          await this.act.flushCaches();
-          await this.act.resyncInternal();
-          this.act.bulkSend();
-          break;
-        case 'BACKUP':
-          this.act.schedulePurge();
-          this.act.requestResync();
-          break;
-        case 'FAULT':
-          this.act.schedulePurge();
-          break;
-        case 'STOP':
-          // keepalived stopping sends no BACKUP; the peer takes the addresses, so behave as backup
-          this.act.schedulePurge();
-          this.act.requestResync();
-          break;
+    const errors: string[] = [];
+    // a failed step does not stop the next ones: a new master that could not commit must still
+    // learn its kernel table and tell the peer, as the shell scripts carry on after an error
+    for (const s of STEPS[t.state]) {
+      try {
+        await this.step(s);
+      } catch (e) {
+        errors.push(`${s}: ${(e as Error).message}`);
       }
-    } catch (e) {
-      t.error = (e as Error).message;
-      this.failures++;
-      this.act.log('ERROR', `${t.state} transition failed: ${t.error}`);
     }
-    t.ms = Date.now() - started;
+    t.ms = Math.round((performance.now() - started) * 10) / 10;
+    if (errors.length) {
+      t.error = errors.join('; ');
+      this.failures++;
+      this.act.log('ERROR', `${t.state} transition for sync-group [${this.syncGroup}] failed after ${t.ms} ms: ${t.error}`);
+    } else {
+      this.act.log('notice', `${t.state} transition for sync-group [${this.syncGroup}] done in ${t.ms} ms`);
+    }
     this.state = t.state;
     this.last = t;
     this.transitions++;
@@ -73,9 +102,21 @@ export class FailoverMachine {
   }
 }
 
-/** Parses a keepalived notify_fifo line: `GROUP "SG1" MASTER 0` or `INSTANCE "VI_1" BACKUP 150`. */
-export function parseFifoLine(line: string): { kind: 'GROUP' | 'INSTANCE'; name: string; state: VrrpState; priority: number } | undefined {
-  const m = /^(GROUP|INSTANCE) "([^"]+)" (MASTER|BACKUP|FAULT|STOP) (\d+)$/.exec(line.trim());
+export interface FifoLine { kind: string; name: string; state: string; priority: number }
+
+/**
+ * Parses a keepalived notify_fifo line: `GROUP "SG1" MASTER 0`, `INSTANCE "VI_1" BACKUP 150`, and
+ * the other kinds and states keepalived writes there (`INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`,
+ * `VS "..." UP 0`); undefined for a line of another shape.
+ */
+export function parseFifoLine(line: string): FifoLine | undefined {
+  const m = /^([A-Z_]+) "([^"]*)" ([A-Z_]+) (\d+)$/.exec(line.trim());
   if (!m) return undefined;
-  return { kind: m[1] as 'GROUP' | 'INSTANCE', name: m[2], state: m[3] as VrrpState, priority: Number(m[4]) };
+  return { kind: m[1], name: m[2], state: m[3], priority: Number(m[4]) };
+}
+
+/** The state a FIFO line asks of the given sync group, if it is about it. */
+export function groupState(line: FifoLine, syncGroup: string): VrrpState | undefined {
+  if (line.kind !== 'GROUP' || line.name !== syncGroup) return undefined;
+  return (VRRP_STATES as readonly string[]).includes(line.state) ? line.state as VrrpState : undefined;
 }

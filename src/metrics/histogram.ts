@@ -1,16 +1,27 @@
 // Latency histograms: cumulative log-scale buckets for Prometheus, and a sliding window of recent
 // samples for percentiles (p50/p90/p99/p99.9/max over the last `windowMs`).
+//
+//   const l = new Latency('kernel-to-wire');
+//   l.add(us)              // one sample, microseconds
+//   l.addMany(us, n)       // n samples of the same value (an amortised per-entry cost)
+//   l.percentiles()        // over the window: { count, p50, p90, p99, p999, max }
+//   l.cumulative()         // Prometheus buckets: [upper bound µs, samples <= it], +Inf last
+//   l.total / l.sum / l.dropped
 
-/** Bucket upper bounds in microseconds: 1 µs .. ~16 s, ×2 per bucket. */
+/** Bucket upper bounds in microseconds: 1 µs .. ~16.8 s, ×2 per bucket; +Inf beyond. */
 export const BUCKETS_US: readonly number[] = Array.from({ length: 25 }, (_, i) => 2 ** i);
 
 export interface Percentiles { count: number; p50: number; p90: number; p99: number; p999: number; max: number }
 
 export class Latency {
-  /** cumulative, for Prometheus: counts[i] = samples <= BUCKETS_US[i] (non-cumulative storage) */
+  /** samples per bucket (not cumulative): counts[i] = samples in (BUCKETS_US[i-1], BUCKETS_US[i]]; the last is +Inf */
   readonly counts = new Float64Array(BUCKETS_US.length + 1);
+  /** sum of every sample, µs */
   sum = 0;
+  /** samples since start */
   total = 0;
+  /** samples refused: negative or NaN, i.e. a stamp taken before the one it is compared with */
+  dropped = 0;
   private readonly ring: Float64Array;
   private readonly stamps: Float64Array;
   private head = 0;
@@ -21,26 +32,56 @@ export class Latency {
     this.stamps = new Float64Array(size);
   }
 
-  /** One sample in microseconds; negative or NaN samples are clock trouble and are dropped. */
+  /** One sample in microseconds. */
   add(us: number, nowMs = Date.now()): void {
-    if (!(us >= 0)) return;
-    let i = 0;
-    while (i < BUCKETS_US.length && us > BUCKETS_US[i]) i++;
-    this.counts[i]++;
-    this.sum += us;
-    this.total++;
-    this.ring[this.head] = us;
-    this.stamps[this.head] = nowMs;
-    this.head = (this.head + 1) % this.ring.length;
-    if (this.filled < this.ring.length) this.filled++;
+    this.addMany(us, 1, nowMs);
   }
 
-  /** Percentiles of the samples within the window. */
+  /** `n` samples of `us` microseconds each; the window keeps at most its size of them. */
+  addMany(us: number, n: number, nowMs = Date.now()): void {
+    if (!(n > 0)) return;
+    if (!(us >= 0)) {
+      this.dropped += n;
+      return;
+    }
+    this.counts[bucketOf(us)] += n;
+    this.sum += us * n;
+    this.total += n;
+    const size = this.ring.length;
+    for (let k = Math.min(n, size); k > 0; k--) {
+      this.ring[this.head] = us;
+      this.stamps[this.head] = nowMs;
+      this.head = (this.head + 1) % size;
+      if (this.filled < size) this.filled++;
+    }
+  }
+
+  /** Percentiles (nearest rank) of the samples within the window; zeros when there are none. */
   percentiles(nowMs = Date.now()): Percentiles {
     const vals: number[] = [];
     for (let i = 0; i < this.filled; i++) if (nowMs - this.stamps[i] <= this.windowMs) vals.push(this.ring[i]);
-    vals.sort((a, b) => a - b);
-    const q = (p: number) => (vals.length ? vals[Math.min(vals.length - 1, Math.floor(p * vals.length))] : 0);
-    return { count: vals.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: vals.length ? vals[vals.length - 1] : 0 };
+    if (vals.length === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+    const sorted = Float64Array.from(vals).sort();
+    const q = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+    return { count: sorted.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: sorted[sorted.length - 1] };
   }
+
+  /** Cumulative bucket counts with their upper bounds in µs (Infinity last, equal to `total`). */
+  cumulative(): [number, number][] {
+    const out: [number, number][] = [];
+    let acc = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      acc += this.counts[i];
+      out.push([i < BUCKETS_US.length ? BUCKETS_US[i] : Infinity, acc]);
+    }
+    return out;
+  }
+}
+
+/** Index of the bucket holding `us` (the first bound >= us). */
+export function bucketOf(us: number): number {
+  if (us <= 1) return 0;
+  // log2 is exact on powers of two, so a sample equal to a bound lands in that bound's bucket
+  const i = Math.ceil(Math.log2(us));
+  return i < BUCKETS_US.length ? i : BUCKETS_US.length;
 }

@@ -5,7 +5,7 @@ import type { Expectation, Flow } from '../flow/flow.ts';
 import { realClock, type Clock } from './clock.ts';
 import {
   DECODE_MALFORMED, decodeCt, decodeExp, encodeControl, encodeCt, encodeExp, newHeader,
-  walkDatagram, type EncodeOptions, type MsgHeader,
+  walkDatagram, writeHeader, type EncodeOptions, type MsgHeader,
 } from './codec.ts';
 import { DEFAULTS, type ModeKind, type SyncDeps, type SyncMode, type SyncOptions, type Transport } from './mode.ts';
 import { OBJ_STATE, messageTypeOf, type SyncHost, type SyncObject } from './object.ts';
@@ -42,8 +42,12 @@ export abstract class ModeBase implements SyncMode {
   private readonly hdr: MsgHeader = newHeader();
   private readonly visitFn = (h: MsgHeader) => this.visit(h);
 
+  /** received conntrack messages go to host.applyCtRaw (a mode that watches applied() needs Flows) */
+  private readonly rawApply: boolean;
+
   constructor(deps: SyncDeps, opt: SyncOptions) {
     this.host = deps.host;
+    this.rawApply = this.host.applyCtRaw !== undefined && this.applied === ModeBase.prototype.applied;
     this.transport = deps.transport;
     this.clock = deps.clock ?? realClock;
     this.random = deps.random ?? Math.random;
@@ -98,10 +102,12 @@ export abstract class ModeBase implements SyncMode {
     this.scheduleFlush();
   }
 
-  protected queueCtl(flags: number, from: number, to: number): void {
+  protected queueCtl(flags: number, from: number, to: number): CtlNode {
     this.ctlAlive++;
-    this.tx.add(new CtlNode(flags, from, to));
+    const n = new CtlNode(flags, from, to);
+    this.tx.add(n);
     this.scheduleFlush();
+    return n;
   }
 
   protected freeCtl(n: CtlNode): void {
@@ -212,7 +218,10 @@ export abstract class ModeBase implements SyncMode {
     const type = messageTypeOf(obj);
     let len = -1;
     if (obj.kind === 'ct') {
-      if (obj.flow) len = encodeCt(b, this.used, type as CtMsgType, flags, seq, obj.flow, this.encodeOpt, this.stats);
+      // a cache that keeps the object's message hands it over as it is (no Flow is built)
+      len = obj.writeMessage ? obj.writeMessage(b, this.used, this.encodeOpt) : -1;
+      if (len >= 0) writeHeader(b, this.used, type, flags, len, seq);
+      else if (obj.flow) len = encodeCt(b, this.used, type as CtMsgType, flags, seq, obj.flow, this.encodeOpt, this.stats);
     } else if (obj.exp) {
       len = encodeExp(b, this.used, type as ExpMsgType, flags, seq, obj.exp, this.encodeOpt, this.stats);
     }
@@ -264,6 +273,23 @@ export abstract class ModeBase implements SyncMode {
     }
     const b = this.rxBuf;
     if (h.type <= MSG.CT_DEL) {
+      // a host that stores messages takes them as they are, without a Flow (SyncHost.applyCtRaw)
+      if (this.rawApply) {
+        let done = 0;
+        try {
+          done = this.host.applyCtRaw!(h.type as CtMsgType, b, h.off, h.len);
+        } catch (e) {
+          this.stats.rcvData++;
+          this.stats.applyFailed++;
+          this.log('error', `applying a received message failed: ${(e as Error).message ?? e}`);
+          return;
+        }
+        if (done < 0) return this.badPayload(done);
+        if (done > 0) {
+          this.stats.rcvData++;
+          return;
+        }
+      }
       const r = decodeCt(b, h.off, h.len);
       if (typeof r === 'number') return this.badPayload(r);
       this.stats.rcvData++;

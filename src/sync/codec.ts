@@ -31,6 +31,7 @@ import { STATUS } from '../flow/flow.ts';
 import { type Nat, natOf, replyFor } from '../flow/nat.ts';
 import { get16, get16le, get32, getAddr, put16, put16le, put32, putAddr } from './bytes.ts';
 import type { SyncStats } from './stats.ts';
+import { KEY, KEY_SIZE } from '../flow/key.ts';
 import {
   CT_ATTR_SIZE, EXP_ATTR_SIZE, EXP_FN_MAX, FLAG, HELPER_NAME_MAX, KERNEL_LABEL_WORDS, LABEL_WORDS_MAX,
   MSG, MSG_STATE_MAX, NETHDR_ACK_SIZE, NETHDR_SIZE, NTA, NTA_EXP, NTA_EXP_MAX, NTA_MAX, PROTOCOL_VERSION,
@@ -526,6 +527,61 @@ export function decodeCt(b: Uint8Array, off: number, len: number): Flow | number
   }
   if (synproxy) f.synproxy = synproxy;
   return f;
+}
+
+/**
+ * Checks the conntrack message at `off` exactly as decodeCt does and writes its binary key
+ * (src/flow/key.ts) at key[ko..ko+40), without building a Flow: 0 when the message is good,
+ * DECODE_MALFORMED or DECODE_NO_ADDRESS otherwise. scanCt(m) === 0 exactly when decodeCt(m) is a
+ * Flow, and the key is then the one src/cache/key.ts writes for that Flow.
+ */
+export function scanCt(b: Uint8Array, off: number, len: number, key: Uint8Array, ko: number): number {
+  let rem = len - NETHDR_SIZE;
+  let p = off + NETHDR_SIZE;
+  let fam = 0, proto = 0, zone = 0, src = -1, dst = -1;
+  let port = -1, icmpType = -1, icmpCode = -1, icmpId = -1;
+  while (rem > 4) {
+    const n = (b[p] << 8) | b[p + 1];
+    const id = (b[p + 2] << 8) | b[p + 3];
+    if (n > rem || n < 4 || id >= NTA_MAX) return DECODE_MALFORMED;
+    const size = CT_ATTR_SIZE[id];
+    if (size > 0 ? n !== size : n > -size) return DECODE_MALFORMED;
+    const v = p + 4;
+    switch (id) {
+      case NTA.IPV4: fam = 4; src = v; dst = v + 4; break;
+      case NTA.IPV6: fam = 6; src = v; dst = v + 16; break;
+      case NTA.L4PROTO: proto = b[v]; break;
+      case NTA.PORT: port = v; break;
+      case NTA.ICMP_TYPE: icmpType = b[v]; break;
+      case NTA.ICMP_CODE: icmpCode = b[v]; break;
+      case NTA.ICMP_ID: icmpId = b[v] | (b[v + 1] << 8); break;
+      case NTA.ZONE: zone = (b[v] << 8) | b[v + 1]; break;
+    }
+    const adv = (n + 3) & ~3;
+    p += adv;
+    rem -= adv;
+  }
+  if (fam === 0) return DECODE_NO_ADDRESS;
+  key.fill(0, ko, ko + KEY_SIZE);
+  key[ko + KEY.FAMILY] = fam;
+  key[ko + KEY.PROTO] = proto;
+  key[ko + KEY.ZONE] = zone >>> 8;
+  key[ko + KEY.ZONE + 1] = zone & 0xff;
+  const n = fam === 4 ? 4 : 16;
+  for (let i = 0; i < n; i++) {
+    key[ko + KEY.SRC + i] = b[src + i];
+    key[ko + KEY.DST + i] = b[dst + i];
+  }
+  if (port >= 0) {
+    key[ko + KEY.A] = b[port]; key[ko + KEY.A + 1] = b[port + 1];
+    key[ko + KEY.B] = b[port + 2]; key[ko + KEY.B + 1] = b[port + 3];
+  } else if (icmpType >= 0 || icmpCode >= 0 || icmpId >= 0) {
+    key[ko + KEY.A] = icmpType < 0 ? 0 : icmpType;
+    key[ko + KEY.A + 1] = icmpCode < 0 ? 0 : icmpCode;
+    const id = icmpId < 0 ? 0 : icmpId;
+    key[ko + KEY.B] = id >>> 8; key[ko + KEY.B + 1] = id & 0xff;
+  }
+  return 0;
 }
 
 /** Decodes the expectation message at `off` (its header already validated). */

@@ -12,17 +12,25 @@
 //  - retransmitMs: objects unacknowledged for that long are resent as if NACKed (fresh sequence
 //    numbers), with exponential backoff while nothing gets acknowledged;
 //  - ackDelayMs: pending ACKs go out within that delay even while we keep transmitting;
-//  - requeueOnHello: the peer's HELLO re-queues our unacknowledged objects instead of dropping them.
+//  - requeueOnHello: the peer's HELLO re-queues our unacknowledged objects instead of dropping them;
+//  - bulkOnPeerRestart / reconcileOnPeerRestart: when a peer we had heard from says HELLO again (it
+//    restarted), we send it our table once its handshake is over, and ask for its table (RESYNC)
+//    so that the host can drop the external entries the peer no longer has. That RESYNC is a
+//    barrier: the peer queues its whole answer before it can acknowledge it, so once the barrier
+//    is acknowledged with no gap left behind (a gap makes its NACK the new barrier), all of the
+//    answer has arrived and the host is told (SyncHost.reconciled).
 import { ModeBase, Verdict } from './base.ts';
 import type { MsgHeader } from './codec.ts';
 import type { ModeKind, SyncDeps, SyncOptions } from './mode.ts';
 import { OBJ_STATE, type SyncObject } from './object.ts';
-import { Queue, type QItem } from './queue.ts';
+import { Queue, type CtlNode, type QItem } from './queue.ts';
 import type { QueueStat, RsQueueEntry } from './stats.ts';
 import { FLAG, MSG, RANGE_FLAGS, after, before } from './wire.ts';
 
 const HELLO_INIT = 0, HELLO_SAY = 1, HELLO_DONE = 2;
 const RTO_MAX_FACTOR = 16;
+/** a copy of a handshake message arriving this long after the handshake is taken as stale */
+const STALE_HELLO_MS = 2000;
 
 export class FtfwMode extends ModeBase {
   readonly kind: ModeKind = 'ftfw';
@@ -40,6 +48,16 @@ export class FtfwMode extends ModeBase {
   private sayHelloBack = false;
   // retransmission timeout (ctsync)
   private rto: number;
+  // peer restarts (ctsync): the peer's messages carry HELLO; a restart waits for its handshake
+  // to end; the host wants a repair; the RESYNC or NACK whose acknowledgement completes it
+  private peerHello = false;
+  private restartPending = false;
+  private reconcileWanted = false;
+  private barrier: CtlNode | null = null;
+  private barrierAcked = false;
+  // first sequence number of the peer's last handshake, and when it ended (stale copies of it)
+  private phaseLo = 0;
+  private phaseEndAt = -1;
 
   constructor(deps: SyncDeps, opt: SyncOptions = {}) {
     super(deps, opt);
@@ -109,6 +127,7 @@ export class FtfwMode extends ModeBase {
       const old = this.rs.shift();
       if (old) this.drop(old);
       this.rs.add(n);
+      if (old && old === this.barrier) this.barrier = this.queueCtl(FLAG.RESYNC, 0, 0);
     }
   }
 
@@ -117,6 +136,19 @@ export class FtfwMode extends ModeBase {
   protected classify(h: MsgHeader): Verdict {
     const seq = h.seq;
     const hello = (h.flags & FLAG.HELLO) !== 0;
+    const helloPhase = this.peerHello;
+    const heardBefore = this.seqRecvSet;
+    if (hello) {
+      if (this.staleHello(seq, helloPhase)) {
+        this.stats.rcvBefore++;
+        return Verdict.DROP;
+      }
+      if (!helloPhase) {
+        this.peerHello = true;
+        this.phaseLo = seq;
+        if (heardBefore) this.peerRestartBegins();
+      } else if (before(seq, this.phaseLo)) this.phaseLo = seq;
+    }
     if (hello) this.sayHelloBack = true;
     if (h.flags & FLAG.HELLO_BACK && this.helloState === HELLO_SAY) this.helloState = HELLO_DONE;
 
@@ -124,12 +156,34 @@ export class FtfwMode extends ModeBase {
     let inSync = false;
     if (hello) {
       this.stats.helloReceived++;
+      // ctsync: the first HELLO of a handshake may jump anywhere (a restart), but a forward gap
+      // between two HELLO messages of the same handshake is a loss. conntrackd acknowledges it
+      // with the rest; we NACK it and keep it out of the next ACK, so that it is resent.
+      if (helloPhase && this.seqRecvSet) {
+        const expected = (this.lastSeqRecv + 1) >>> 0;
+        if (after(seq, expected)) {
+          this.stats.rcvLost += (seq - expected) >>> 0;
+          if (this.ackFromSet) {
+            this.queueCtl(FLAG.ACK, this.ackFrom, (expected - 1) >>> 0);
+            this.ackFromSet = false;
+          }
+          const nack = this.queueCtl(FLAG.NACK, expected, (seq - 1) >>> 0);
+          if (this.barrier) {
+            this.barrier = nack;
+            this.barrierAcked = false;
+          }
+          this.window = this.opt.ackWindow;
+        }
+      }
       // the peer knows nothing about what we had to acknowledge: restart the window
       if (this.ackFromSet && before(seq, this.ackFrom)) {
         this.window = this.opt.ackWindow - 1;
         this.ackFrom = seq;
       }
-      this.peerRestarted();
+      // conntrackd empties the resend queue on every HELLO; ctsync only when the handshake starts,
+      // and not for a new peer that already hears us (HELLO_BACK): its ACKs tell what it got
+      if (this.opt.requeueOnHello === false) this.peerRestarted();
+      else if (!helloPhase && (heardBefore || !(h.flags & FLAG.HELLO_BACK))) this.peerRestarted();
       inSync = true;
     } else if (!this.seqRecvSet || seq === ((this.lastSeqRecv + 1) >>> 0)) {
       inSync = true;
@@ -143,7 +197,12 @@ export class FtfwMode extends ModeBase {
           this.queueCtl(FLAG.ACK, this.ackFrom, (expected - 1) >>> 0);
           this.ackFromSet = false;
         }
-        this.queueCtl(FLAG.NACK, expected, (seq - 1) >>> 0);
+        const nack = this.queueCtl(FLAG.NACK, expected, (seq - 1) >>> 0);
+        if (this.barrier) {
+          // what this gap lost is resent after the peer reads the NACK: it is the new barrier
+          this.barrier = nack;
+          this.barrierAcked = false;
+        }
         this.window = this.opt.ackWindow - 1;
         this.ackFrom = seq;
         this.ackFromSet = true;
@@ -170,7 +229,57 @@ export class FtfwMode extends ModeBase {
     }
     this.seqRecvSet = true;
     this.lastSeqRecv = seq;
+    if (!hello && this.peerHello) {
+      this.peerHello = false;
+      this.phaseEndAt = this.clock.now();
+      if (this.restartPending) this.peerRestartEnds();
+    }
+    if (this.barrierAcked) this.reconcileDone();
     return ret!;
+  }
+
+  /**
+   * A HELLO message that is a copy or a late arrival, not news: within the handshake, one at or
+   * below the last number received (and not below the handshake's first); within 2 s after it,
+   * any one at or below the last number received (sent before the message that ended the
+   * handshake and overtaken by it). Processing it again would replay old state; a restart that
+   * came that soon is only seen at its next HELLO, 2 s later.
+   */
+  private staleHello(seq: number, helloPhase: boolean): boolean {
+    if (!this.seqRecvSet) return false;
+    if (helloPhase) return !after(seq, this.lastSeqRecv) && !before(seq, this.phaseLo);
+    return this.phaseEndAt >= 0 && this.clock.now() - this.phaseEndAt < STALE_HELLO_MS && !after(seq, this.lastSeqRecv);
+  }
+
+  /** A peer we had heard from says HELLO: it restarted. */
+  private peerRestartBegins(): void {
+    this.restartPending = true;
+    if (this.opt.reconcileOnPeerRestart !== false) {
+      let want = false;
+      this.guard(() => { want = this.host.peerRestarted?.() ?? false; });
+      this.reconcileWanted ||= want;
+    }
+  }
+
+  /** Its handshake is over: it gets our table, and is asked for its own if the host wants it. */
+  private peerRestartEnds(): void {
+    this.restartPending = false;
+    if (this.opt.bulkOnPeerRestart !== false) {
+      this.log('notice', 'peer restarted: sending it the internal cache');
+      this.bulkSend();
+    }
+    if (this.reconcileWanted) {
+      this.reconcileWanted = false;
+      this.barrier = this.queueCtl(FLAG.RESYNC, 0, 0);
+      this.barrierAcked = false;
+      this.stats.resyncSent++;
+    }
+  }
+
+  private reconcileDone(): void {
+    this.barrierAcked = false;
+    this.barrier = null;
+    this.guard(() => this.host.reconciled?.(), true);
   }
 
   private digest(h: MsgHeader): Verdict {
@@ -203,6 +312,7 @@ export class FtfwMode extends ModeBase {
       const next = n.next;
       if (!before(n.seq, from)) {
         if (after(n.seq, to)) break;
+        if (n === this.barrier) this.barrierAcked = true;
         this.drop(n);
         removed = true;
       }
@@ -236,8 +346,10 @@ export class FtfwMode extends ModeBase {
     while ((n = this.rs.shift())) {
       if (n.ctl) {
         this.stats.helloCtlDropped++;
+        // a barrier is issued again when the peer's handshake ends (restartPending is set)
+        if (n === this.barrier) this.barrier = null;
         this.freeCtl(n);
-      } else if (this.opt.requeueOnHello) {
+      } else if (this.opt.requeueOnHello !== false) {
         this.tx.add(n);
         requeued++;
       } else this.drop(n);

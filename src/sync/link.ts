@@ -1,7 +1,9 @@
 // One dedicated sync link over node:dgram (both runtimes): UDP multicast or unicast, IPv4 or IPv6,
 // with conntrackd's socket layout (a receive socket and a separate, unbound send socket) and one
 // difference: datagrams from anyone but the peer (unicast) or from outside the interface's
-// subnets (multicast) are dropped and counted, where conntrackd 1.4.7 accepts anything.
+// subnets (multicast) are dropped and counted, where conntrackd 1.4.7 accepts anything. With an
+// Authenticator (auth.ts, `auth-key-file`) every datagram carries an HMAC trailer, and datagrams
+// without a valid one, or replayed, are dropped and counted too.
 //
 //   const link = new UdpLink({ interface: 'eth1', kind: 'multicast' }, 0);
 //   await link.open((bytes, index) => mode.receive(bytes, index));
@@ -16,6 +18,7 @@ import {
   addressBytes, inSubnets, interfaceAddresses, interfaceExists, interfaceMtu, interfaceStatus, type IfAddr, type LinkStatus,
 } from './iface.ts';
 import { IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD } from './wire.ts';
+import { AUTH_FAIL, AUTH_TRAILER_SIZE, ReplayWindow, type Authenticator } from './auth.ts';
 
 export const DEFAULT_GROUP = '225.0.0.50';
 export const DEFAULT_PORT = 3780;
@@ -37,6 +40,8 @@ export interface LinkConfig {
   bufferBytes?: number;
   /** overrides the MTU read from /sys/class/net/IF/mtu */
   mtu?: number;
+  /** authenticated mode (ctsync peers only); also settable later with setAuth() */
+  auth?: Authenticator;
 }
 
 export interface LinkCounters {
@@ -48,6 +53,12 @@ export interface LinkCounters {
   errRecv: number;
   /** datagrams from a source that is not the peer / not on the link's subnets */
   dropForeign: number;
+  /** authenticated mode: datagrams without a valid HMAC trailer (wrong key, altered, none) */
+  dropAuth: number;
+  /** authenticated mode: datagrams replayed (counter already seen or too old) */
+  dropReplay: number;
+  /** authenticated mode: datagrams carrying this node's own sender id */
+  dropReflected: number;
 }
 
 export class LinkError extends Error {
@@ -58,7 +69,10 @@ export class LinkError extends Error {
 }
 
 export class UdpLink {
-  readonly counters: LinkCounters = { bytesSent: 0, pktsSent: 0, bytesRecv: 0, pktsRecv: 0, errSend: 0, errRecv: 0, dropForeign: 0 };
+  readonly counters: LinkCounters = {
+    bytesSent: 0, pktsSent: 0, bytesRecv: 0, pktsRecv: 0, errSend: 0, errRecv: 0, dropForeign: 0,
+    dropAuth: 0, dropReplay: 0, dropReflected: 0,
+  };
   readonly family: 4 | 6;
   readonly port: number;
   readonly group: string;
@@ -75,10 +89,13 @@ export class UdpLink {
   private addrs: IfAddr[] = [];
   private peerBytes: Uint8Array | undefined;
   private dest = '';
+  private auth: Authenticator | undefined;
+  private replay = new ReplayWindow();
 
   constructor(readonly config: LinkConfig, readonly index: number) {
     this.port = config.port ?? DEFAULT_PORT;
     this.group = config.group ?? DEFAULT_GROUP;
+    this.auth = config.auth;
     if (config.kind === 'unicast') {
       if (!config.peer) throw new LinkError(`link ${config.interface}: unicast needs a peer address; set \`peer\``);
       const fam = familyOf(config.peer.split('%')[0]);
@@ -98,9 +115,15 @@ export class UdpLink {
 
   get name(): string { return this.config.interface; }
 
-  /** Largest datagram payload: MTU minus IP and UDP headers. */
+  /** Largest datagram payload: MTU minus IP and UDP headers (and the auth trailer). */
   get maxPayload(): number {
-    return this.mtu - (this.family === 4 ? IPV4_UDP_OVERHEAD : IPV6_UDP_OVERHEAD);
+    return this.mtu - (this.family === 4 ? IPV4_UDP_OVERHEAD : IPV6_UDP_OVERHEAD) - (this.auth ? AUTH_TRAILER_SIZE : 0);
+  }
+
+  /** Switches authentication on (a new Authenticator: a fresh replay window) or off. */
+  setAuth(auth: Authenticator | undefined): void {
+    if (auth !== this.auth) this.replay = new ReplayWindow();
+    this.auth = auth;
   }
 
   /** Re-reads the interface: status, MTU, addresses (for the source check). */
@@ -128,6 +151,18 @@ export class UdpLink {
       this.counters.bytesRecv += msg.length;
       if (!this.accepts(rinfo.address)) {
         this.counters.dropForeign++;
+        return;
+      }
+      const auth = this.auth;
+      if (auth) {
+        const n = auth.open(msg, this.replay);
+        if (n < 0) {
+          if (n === AUTH_FAIL.REPLAY) this.counters.dropReplay++;
+          else if (n === AUTH_FAIL.OWN) this.counters.dropReflected++;
+          else this.counters.dropAuth++;
+          return;
+        }
+        onDatagram(msg.subarray(0, n), this.index);
         return;
       }
       onDatagram(msg, this.index);
@@ -180,6 +215,14 @@ export class UdpLink {
       this.counters.errSend++;
       done();
       return;
+    }
+    if (this.auth) {
+      if (buf.length < len + AUTH_TRAILER_SIZE) {
+        const b = new Uint8Array(len + AUTH_TRAILER_SIZE);
+        b.set(buf.subarray(0, len));
+        buf = b;
+      }
+      len = this.auth.seal(buf, len);
     }
     try {
       tx.send(buf, 0, len, this.port, this.dest, (err) => {

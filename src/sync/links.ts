@@ -13,6 +13,7 @@ import type { Transport } from './mode.ts';
 import { UdpLink, type LinkConfig, type LinkCounters } from './link.ts';
 import type { LinkStatus } from './iface.ts';
 import { MAX_MESSAGE_SIZE } from './wire.ts';
+import type { Authenticator } from './auth.ts';
 
 export const MAX_LINKS = 4;
 
@@ -82,10 +83,19 @@ export class LinkSet implements Transport {
     return b ?? new Uint8Array(cap);
   }
 
-  send(buf: Uint8Array, len: number): void {
+  /** `sent` (optional) runs once the socket has taken the datagram or refused it (latency probes). */
+  send(buf: Uint8Array, len: number, sent?: () => void): void {
     this.current.send(buf, len, () => {
       if (this.pool.length < 64) this.pool.push(buf);
+      sent?.();
     });
+  }
+
+  /** Authentication on (auth.ts) or off for every link, e.g. after a reload of auth-key-file. */
+  setAuth(auth: Authenticator | undefined): void {
+    for (const l of this.links) l.setAuth(auth);
+    // the trailer changes the payload room: buffers follow (smaller pooled ones are dropped)
+    if (this.capacity) this.capacity = this.maxPayload + MAX_MESSAGE_SIZE;
   }
 
   heard(link: number): void {

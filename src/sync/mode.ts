@@ -64,6 +64,18 @@ export interface SyncOptions {
    * of dropping them as conntrackd does. Default true.
    */
   requeueOnHello?: boolean;
+  /**
+   * ctsync extension: when the peer restarts (its HELLO after we had heard from it), send it our
+   * whole table once its handshake is done, since its external cache is empty. Default true.
+   */
+  bulkOnPeerRestart?: boolean;
+  /**
+   * ctsync extension: when the peer restarts and the host wants it (SyncHost.peerRestarted), ask
+   * the peer for its table (RESYNC) and tell the host (SyncHost.reconciled) once the peer has
+   * acknowledged that request and every NACK sent after it: all of its table has arrived.
+   * Default true.
+   */
+  reconcileOnPeerRestart?: boolean;
   // ---- ALARM ----
   /** RefreshTime, seconds (default 60) */
   refreshTime?: number;

@@ -36,9 +36,14 @@
 //   expireCt/expireExp  ALARM only: an external entry had no message for CacheTimeout seconds.
 //                       When absent, the mode applies a DEL instead.
 //   log                 notices conntrackd would log ("resync requested by other node", ...).
+//   peerRestarted       optional, FTFW: the peer restarted (a HELLO after we had heard it). Return
+//                       true to have its table sent again and be told by reconciled() when all of
+//                       it has arrived: entries not refreshed since then are stale.
+//   reconciled          optional, FTFW: the resync asked for after peerRestarted() is complete.
 import type { Expectation, Flow } from '../flow/flow.ts';
 import type { ObjNode } from './queue.ts';
 import type { CtMsgType, ExpMsgType } from './wire.ts';
+import type { EncodeOptions } from './codec.ts';
 
 export const OBJ_STATE = { NEW: 0, ALIVE: 1, DEAD: 2 } as const;
 export type ObjState = 0 | 1 | 2;
@@ -56,12 +61,26 @@ export interface SyncObject {
   state: ObjState;
   /** owned by the sync mode; initialise to undefined */
   sync: SyncSlot | undefined;
+  /**
+   * Optional, conntracks: writes the object's current message at b[o..] as the mode sends it with
+   * `opt` (everything but the header, which the mode fills) and returns its length, or -1 when the
+   * object has no stored message; the mode then encodes `flow`. A cache that keeps messages
+   * (src/cache) saves the Flow round trip this way.
+   */
+  writeMessage?(b: Uint8Array, o: number, opt: EncodeOptions): number;
 }
 
 export type LogLevel = 'notice' | 'warning' | 'error';
 
 export interface SyncHost {
   applyCt(type: CtMsgType, flow: Flow): void;
+  /**
+   * Optional: a received conntrack message as bytes (b[off..off+len), header included, framing
+   * already checked). Return 1 when applied, 0 to have the mode decode it and call applyCt, or
+   * DECODE_MALFORMED / DECODE_NO_ADDRESS when the payload is bad (counted as decodeCt's would be).
+   * Not used by modes that need Flows (ALARM).
+   */
+  applyCtRaw?(type: CtMsgType, b: Uint8Array, off: number, len: number): number;
   applyExp(type: ExpMsgType, exp: Expectation): void;
   forEachObject(fn: (obj: SyncObject) => void): void;
   release(obj: SyncObject): void;
@@ -69,6 +88,8 @@ export interface SyncHost {
   expireCt?(flow: Flow): void;
   expireExp?(exp: Expectation): void;
   log?(level: LogLevel, message: string): void;
+  peerRestarted?(): boolean;
+  reconciled?(): void;
 }
 
 /** The wire type of an object's current state (conntrackd's object_status_to_network_type). */

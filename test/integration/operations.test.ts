@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLab } from '../lab/lab.ts';
 import { buildSyncPair, ADDR } from '../lab/topology.ts';
-import { startCtsync, startConntrackd, until, type SyncSetup } from '../lab/daemons.ts';
+import { active, startCtsync, startConntrackd, until, type SyncSetup } from '../lab/daemons.ts';
 import { makeFlows } from '../lab/flows.ts';
 import { type Flow, STATUS, tupleEqual } from '../../src/flow/flow.ts';
 import { flowKey } from '../../src/flow/key.ts';
@@ -38,7 +38,7 @@ test('commit of 100,000 external entries: all in the kernel with state, NAT, mar
     await ct.close();
     assert.is(made.failed.size, 0, 'created on the sender');
     assert.is(flows.length, 100_000);
-    await until(async () => (await recv.snapshot()).conntrack.external.active >= 100_000, 90_000, 'replicated');
+    await until(async () => active(await recv.snapshot(), 'external') >= 100_000, 90_000, 'replicated');
 
     const commitOnce = async (how: string, run: () => Promise<unknown>) => {
       const kb = b.conntrack();
@@ -129,8 +129,8 @@ test('the Debian conntrackd client gets the same -s, -i and -e text from ctsync 
     writeFileSync(conf, `General {\n\tUNIX {\n\t\tPath ${cts.compatSocket}\n\t}\n}\n`);
     const { run } = await import('../lab/exec.ts');
     const ask = async (file: string, args: string[]) => (await run('conntrackd', ['-C', file, ...args])).stdout;
-    await until(async () => (await cts.snapshot()).conntrack.external.active === 3 && /current active connections:\t +3\n/.test((await ask(ctd.configFile, ['-s'])).split('cache external:')[1] ?? ''), 10000, 'both external caches filled');
-    await until(async () => (await cts.snapshot()).conntrack.internal.active === 2, 5000, 'internal caches filled');
+    await until(async () => active(await cts.snapshot(), 'external') === 3 && /current active connections:\t +3\n/.test((await ask(ctd.configFile, ['-s'])).split('cache external:')[1] ?? ''), 10000, 'both external caches filled');
+    await until(async () => active(await cts.snapshot(), 'internal') === 2, 5000, 'internal caches filled');
 
     const lines = (t: string) => t.split('\n').filter(Boolean).map((l) => l.replace(/\[active since \d+s\]/, '[active since]')).sort();
     for (const opt of ['-i', '-e']) {
@@ -144,7 +144,7 @@ test('the Debian conntrackd client gets the same -s, -i and -e text from ctsync 
     const shape = (t: string) => t.replace(/\d+/g, 'N');
     assert.is(shape(s1), shape(s2), 'layout of -s');
     const snap: Snapshot = await sender.snapshot();
-    assert.is(snap.conntrack.internal.active, 3);
+    assert.is(active(snap, 'internal'), 3);
   });
 });
 

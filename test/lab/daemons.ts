@@ -182,3 +182,15 @@ export async function until(fn: () => boolean | Promise<boolean>, ms: number, wh
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Entries in a snapshot's cache (0 for the inject/bypass counters, which hold none). */
+export function active(s: Snapshot, which: 'internal' | 'external'): number {
+  const t = s.conntrack[which];
+  return t.kind === 'cache' ? t.active : 0;
+}
+
+/** The `created` counter of a snapshot's cache. */
+export function created(s: Snapshot, which: 'internal' | 'external'): number {
+  const t = s.conntrack[which];
+  return t.kind === 'bypass' ? t.new : t.created;
+}

@@ -195,6 +195,7 @@ test('config check: effective configuration with every default, sorted as VyOS s
     "set service conntrack-sync accept-protocol 'udp'",
     "set service conntrack-sync accept-protocol 'tcp'",
     "set service conntrack-sync cache-timeout '180'",
+    "set service conntrack-sync commit-guard 'on'",
     "set service conntrack-sync commit-timeout '0'",
     "set service conntrack-sync control-socket '/run/ctsync/ctsync.sock'",
     "set service conntrack-sync event-listen-queue-size '8'",
@@ -250,11 +251,13 @@ test('set lines and JSON render round-trip every node', () => {
     'set service conntrack-sync conntrackd-socket /run/d.ctl', 'set service conntrack-sync metrics-address 127.0.0.1:9100',
     'set service conntrack-sync keepalived notify-fifo /run/f', 'set service conntrack-sync hash-limit 1000',
     'set service conntrack-sync auth-key-file /etc/k', 'set service conntrack-sync log-file /var/log/c',
+    'set service conntrack-sync commit-guard off',
   );
   assert.equal(parseConfig(configToSetLines(c).join('\n')).config, c);
   assert.equal(parseConfigJson(configToJson(c)).config, c);
   assert.ok(configToSetLines(c).includes("set service conntrack-sync metrics-address '127.0.0.1:9100'"));
   assert.ok(configToSetLines(c).includes('set service conntrack-sync disable-external-cache'));
+  assert.ok(configToSetLines(c).includes("set service conntrack-sync commit-guard 'off'"));
 });
 
 test('reload: live changes apply, transport and mode changes need a restart', () => {
@@ -262,11 +265,12 @@ test('reload: live changes apply, transport and mode changes need a restart', ()
   const a = config(...base);
   const live = config(...base, 'set service conntrack-sync ignore-address 192.0.2.0/24', 'set service conntrack-sync purge-timeout 30',
     'set service conntrack-sync accept-protocol tcp', 'set service conntrack-sync expect-sync ftp', 'set service conntrack-sync startup-resync',
-    'set service conntrack-sync disable-syslog', 'set service conntrack-sync commit-timeout 10', 'set service conntrack-sync metrics-address 127.0.0.1:9100');
+    'set service conntrack-sync disable-syslog', 'set service conntrack-sync commit-timeout 10', 'set service conntrack-sync metrics-address 127.0.0.1:9100',
+    'set service conntrack-sync commit-guard off');
   const p = planReload(a, live);
   assert.is(p.live, true);
   assert.equal(p.restart, []);
-  assert.equal(p.changes.map((c) => c.node).sort(), ['accept-protocol', 'commit-timeout', 'disable-syslog', 'expect-sync', 'ignore-address',
+  assert.equal(p.changes.map((c) => c.node).sort(), ['accept-protocol', 'commit-guard', 'commit-timeout', 'disable-syslog', 'expect-sync', 'ignore-address',
     'metrics-address', 'purge-timeout', 'startup-resync']);
   assert.ok(p.message.startsWith('reload: applying live: '));
   assert.ok(p.message.includes('accept-protocol ((absent) -> tcp)'));

@@ -51,6 +51,7 @@ const DEFAULTS: Config = {
   refreshTime: 60,
   cacheTimeout: 180,
   retransmitTimeout: 2000,
+  commitGuard: true,
 };
 
 test('defaults: every node that has one', () => {
@@ -243,13 +244,16 @@ test('ctsync nodes: accepted values', () => {
     'set service conntrack-sync auth-key-file /etc/ctsync/key',
     'set service conntrack-sync retransmit-timeout 500',
     'set service conntrack-sync log-file /var/log/ctsync.log',
+    'set service conntrack-sync commit-guard off',
   );
   assert.equal(c, {
     ...DEFAULTS, mode: 'alarm', eventSource: 'bpf-netlink', controlSocket: '/run/x/ctsync.sock',
     conntrackdSocket: '/var/run/conntrackd.ctl', commitTimeout: 180, metricsAddress: { address: '::1', port: 9934 },
     keepalived: { notifyFifo: '/run/keepalived/keepalived_notify_fifo' }, resendQueueSize: 1000, refreshTime: 5,
     cacheTimeout: 15, hashLimit: 524288, authKeyFile: '/etc/ctsync/key', retransmitTimeout: 500, logFile: '/var/log/ctsync.log',
+    commitGuard: false,
   });
+  assert.is(ok('set service conntrack-sync commit-guard on').commitGuard, true);
   assert.equal(ok('set service conntrack-sync metrics-address 127.0.0.1:9934').metricsAddress, { address: '127.0.0.1', port: 9934 });
   for (const m of ['ftfw', 'notrack', 'alarm']) assert.is(ok(`set service conntrack-sync mode ${m}`).mode, m);
   for (const e of ['auto', 'bpf-tracing', 'bpf-netlink', 'netlink']) assert.is(ok(`set service conntrack-sync event-source ${e}`).eventSource, e);
@@ -272,6 +276,7 @@ test('ctsync nodes: rejected values', () => {
     ['auth-key-file key', 'Path must be absolute (begin with "/")'],
     ['retransmit-timeout 50', 'Retransmit timeout must be in range 100 to 600000 milliseconds'],
     ['log-file ctsync.log', 'Path must be absolute (begin with "/")'],
+    ['commit-guard yes', 'Commit guard must be on or off'],
   ];
   for (const [line, msg] of cases) {
     assert.equal(errorsOf(`set service conntrack-sync ${line}`), [`line 3: service conntrack-sync ${line}: ${msg}`]);

@@ -46,7 +46,11 @@ function bind(): LibBpf {
   try {
     so = koffi.load(path);
   } catch (e) {
-    throw new LibBpfUnavailable(`${path} not loadable (${(e as Error).message.split('\n')[0]}); install libbpf1 (>= 1.0) or use event-source netlink`);
+    // the usual case on a bare host (and for the single binary, which carries no libbpf): say
+    // "not found" and the package, rather than the loader's wording
+    const why = (e as Error).message.split('\n')[0].replace(/^Failed to load shared library: /, '');
+    const detail = /No such file or directory/.test(why) ? 'not found; on Debian: apt-get install libbpf1' : why;
+    throw new LibBpfUnavailable(`${path} not loadable (${detail}); install libbpf1 (>= 1.0) or use event-source netlink`);
   }
   // prefixed: koffi's type names are global to the process
   for (const t of ['bpf_object', 'bpf_map', 'bpf_program', 'bpf_link']) koffi.opaque(`ctsync_${t}`);

@@ -208,6 +208,11 @@ export class BpfPipeline {
     // as in the plain netlink source: a record that cannot be decoded or handled is counted,
     // and the reader goes on
     try {
+      // a sink with a fast path takes the record as it is (no FlowEvent built)
+      if (sink.record?.(dv, off)) {
+        this.c.received++;
+        return;
+      }
       const ev = decodeRecord(dv, off);
       this.c.received++;
       sink.flow(ev);

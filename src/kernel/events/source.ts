@@ -5,6 +5,12 @@ export type SourceKind = 'bpf-tracing' | 'bpf-netlink' | 'netlink';
 
 export interface EventSink {
   flow(ev: FlowEvent): void;
+  /**
+   * Optional fast path of the BPF sources: a conntrack record of the ring buffer (the layout of
+   * src/kernel/bpf/ctsync.gen.ts) handled in place, without a FlowEvent. Return false to have
+   * the source decode it and call flow() instead.
+   */
+  record?(dv: DataView, off: number): boolean;
   expectation(ev: ExpectationEvent): void;
   /** after each drain pass: the moment to flush what the events queued */
   batchEnd(): void;

@@ -6,6 +6,7 @@ const AGENTS: Record<string, () => Promise<AgentModule>> = {
   'udp-flows': () => import('./udp-flows.ts'),
   'tcp-server': () => import('./tcp-server.ts'),
   'tcp-clients': () => import('./tcp-clients.ts'),
+  'udp-clients': () => import('./udp-clients.ts'),
   'sync-peer': () => import('./sync-peer.ts'),
   ftp: () => import('./ftp.ts'),
 };

@@ -1,0 +1,207 @@
+// Storage of the conntrack caches without a JavaScript object per flow: each flow is an id into
+// typed arrays and fixed-size slots of large shared buffers. A slot holds the flow's binary key
+// (src/flow/key.ts) and its conntrackd wire message (header + attributes, src/sync/codec.ts),
+// which is at once what goes on the wire, what the peer sent, and enough to rebuild the Flow.
+// Ids are found by key through an open-addressing hash table (linear probing, deletion by
+// backward shift, so no tombstones); the table doubles to stay at most half full.
+//
+// Per flow this costs one 160-byte slot, 4+2+1 bytes of per-id arrays and 8-16 bytes of table,
+// where a Map of Flow objects costs about a kilobyte of heap.
+import { KEY_SIZE, hashKey, keysEqual } from '../flow/key.ts';
+
+/** Bytes of a slot: the key, then up to MSG_INLINE bytes of message. */
+const MSG_INLINE = 120;
+const SLOT = KEY_SIZE + MSG_INLINE;
+const CHUNK_BITS = 12;
+const CHUNK_IDS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_IDS - 1;
+/** message length marking a free id */
+const FREE = 0;
+
+export class FlowSlab {
+  /** per id: key hash, message length (0 = free id), a byte for the cache's use */
+  hash = new Int32Array(CHUNK_IDS);
+  len = new Uint16Array(CHUNK_IDS);
+  tag = new Uint8Array(CHUNK_IDS);
+  private chunks: Uint8Array[] = [];
+  /** messages longer than MSG_INLINE, by id */
+  private readonly big = new Map<number, Uint8Array>();
+  private freeIds = new Int32Array(CHUNK_IDS);
+  private freeTop = 0;
+  private nextId = 0;
+  /** index: id + 1 per slot, 0 = empty */
+  private table = new Int32Array(1 << 12);
+  private mask = (1 << 12) - 1;
+  /** ids in the index */
+  count = 0;
+
+  /** Capacity in ids (the per-id arrays' length). */
+  get capacity(): number { return this.len.length; }
+
+  // ---------------------------------------------------------------- ids and slots
+
+  /** A free id with an empty slot (not yet in the index). */
+  alloc(): number {
+    const id = this.freeTop > 0 ? this.freeIds[--this.freeTop] : this.nextId++;
+    if (id >= this.len.length) this.grow();
+    if ((id >>> CHUNK_BITS) >= this.chunks.length) this.chunks.push(new Uint8Array(CHUNK_IDS * SLOT));
+    this.len[id] = 1;
+    return id;
+  }
+
+  /** Gives an id back (it must not be in the index). */
+  free(id: number): void {
+    if (this.len[id] === FREE) return;
+    this.len[id] = FREE;
+    this.tag[id] = 0;
+    if (this.big.size) this.big.delete(id);
+    if (this.freeTop === this.freeIds.length) {
+      const f = new Int32Array(this.freeIds.length * 2);
+      f.set(this.freeIds);
+      this.freeIds = f;
+    }
+    this.freeIds[this.freeTop++] = id;
+  }
+
+  private grow(): void {
+    const n = this.len.length * 2;
+    const h = new Int32Array(n); h.set(this.hash); this.hash = h;
+    const l = new Uint16Array(n); l.set(this.len); this.len = l;
+    const t = new Uint8Array(n); t.set(this.tag); this.tag = t;
+  }
+
+  /** The buffer holding id's slot, and the slot's offset in it. */
+  buf(id: number): Uint8Array { return this.chunks[id >>> CHUNK_BITS]; }
+  keyOff(id: number): number { return (id & CHUNK_MASK) * SLOT; }
+
+  /** Where id's message is: buffer, offset, length (the message may live outside the slot). */
+  msgBuf(id: number): Uint8Array {
+    return this.len[id] > MSG_INLINE ? this.big.get(id)! : this.chunks[id >>> CHUNK_BITS];
+  }
+  msgOff(id: number): number {
+    return this.len[id] > MSG_INLINE ? 0 : (id & CHUNK_MASK) * SLOT + KEY_SIZE;
+  }
+  msgLen(id: number): number { return this.len[id]; }
+
+  /** Copies a message of `n` bytes into id's slot (or beside it when it is long). */
+  setMessage(id: number, src: Uint8Array, so: number, n: number): void {
+    if (n > MSG_INLINE) {
+      this.big.set(id, src.slice(so, so + n));
+    } else {
+      if (this.len[id] > MSG_INLINE) this.big.delete(id);
+      const b = this.chunks[id >>> CHUNK_BITS];
+      const o = (id & CHUNK_MASK) * SLOT + KEY_SIZE;
+      for (let i = 0; i < n; i++) b[o + i] = src[so + i];
+    }
+    this.len[id] = n;
+  }
+
+  /** Sets id's key from key[ko..ko+40) with its hash. */
+  setKey(id: number, key: Uint8Array, ko: number, hash: number): void {
+    const b = this.chunks[id >>> CHUNK_BITS];
+    const o = (id & CHUNK_MASK) * SLOT;
+    for (let i = 0; i < KEY_SIZE; i++) b[o + i] = key[ko + i];
+    this.hash[id] = hash;
+  }
+
+  // ---------------------------------------------------------------- index
+
+  /** The id whose key equals key[ko..], or -1. */
+  find(key: Uint8Array, ko: number, hash: number): number {
+    const t = this.table, m = this.mask;
+    for (let i = hash & m; ; i = (i + 1) & m) {
+      const v = t[i];
+      if (v === 0) return -1;
+      const id = v - 1;
+      if (this.hash[id] === hash && keysEqual(this.chunks[id >>> CHUNK_BITS], (id & CHUNK_MASK) * SLOT, key, ko)) return id;
+    }
+  }
+
+  /** Puts id (its key and hash set, not in the index yet) into the index. */
+  insert(id: number): void {
+    if ((this.count + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
+    const t = this.table, m = this.mask;
+    let i = this.hash[id] & m;
+    while (t[i] !== 0) i = (i + 1) & m;
+    t[i] = id + 1;
+    this.count++;
+  }
+
+  /** Takes id out of the index (its slot stays allocated). */
+  remove(id: number): boolean {
+    const t = this.table, m = this.mask;
+    let i = this.hash[id] & m;
+    for (;;) {
+      const v = t[i];
+      if (v === 0) return false;
+      if (v === id + 1) break;
+      i = (i + 1) & m;
+    }
+    // backward shift: move later members of the cluster into the hole when their home allows it
+    let hole = i;
+    for (let j = (i + 1) & m; ; j = (j + 1) & m) {
+      const v = t[j];
+      if (v === 0) break;
+      const home = this.hash[v - 1] & m;
+      // j's home is cyclically outside (hole, j]: it may move to the hole
+      if (((j - home) & m) >= ((j - hole) & m)) {
+        t[hole] = v;
+        hole = j;
+      }
+    }
+    t[hole] = 0;
+    this.count--;
+    return true;
+  }
+
+  private rehash(size: number): void {
+    const old = this.table;
+    this.table = new Int32Array(size);
+    this.mask = size - 1;
+    const t = this.table, m = this.mask;
+    for (let k = 0; k < old.length; k++) {
+      const v = old[k];
+      if (v === 0) continue;
+      let i = this.hash[v - 1] & m;
+      while (t[i] !== 0) i = (i + 1) & m;
+      t[i] = v;
+    }
+  }
+
+  /** Calls fn for every id in the index (in table order). fn must not change the index. */
+  forEach(fn: (id: number) => void): void {
+    const t = this.table;
+    for (let k = 0; k < t.length; k++) if (t[k] !== 0) fn(t[k] - 1);
+  }
+
+  /** Ids in the index, as a snapshot (safe to change the index while going through it). */
+  ids(): Int32Array {
+    const out = new Int32Array(this.count);
+    let n = 0;
+    const t = this.table;
+    for (let k = 0; k < t.length; k++) if (t[k] !== 0) out[n++] = t[k] - 1;
+    return out;
+  }
+
+  /** Empties everything and gives the memory back. */
+  clear(): void {
+    this.hash = new Int32Array(CHUNK_IDS);
+    this.len = new Uint16Array(CHUNK_IDS);
+    this.tag = new Uint8Array(CHUNK_IDS);
+    this.chunks = [];
+    this.big.clear();
+    this.freeIds = new Int32Array(CHUNK_IDS);
+    this.freeTop = 0;
+    this.nextId = 0;
+    this.table = new Int32Array(1 << 12);
+    this.mask = (1 << 12) - 1;
+    this.count = 0;
+  }
+
+  /** Bytes held (for statistics). */
+  bytes(): number {
+    let n = this.chunks.length * CHUNK_IDS * SLOT + this.table.byteLength + this.len.length * 7 + this.freeIds.byteLength;
+    for (const b of this.big.values()) n += b.length;
+    return n;
+  }
+}

@@ -1,0 +1,134 @@
+// Where the daemon's latency stages are measured. Every stamp is CLOCK_MONOTONIC, the clock of the
+// kernel's event stamps (bpf_ktime_get_ns), so kernel and user-space times compare directly:
+//
+//   kernel-to-read    kernel event stamp -> the record read from the ring buffer (every event)
+//   kernel-to-wire    kernel event stamp -> the last datagram of its batch handed to the socket
+//                     (the send callback of node:dgram: the kernel has taken the datagram)
+//   wire-to-cache     datagram received by the daemon -> its message applied to the external cache
+//   wire-to-kernel    datagram received -> the kernel acknowledged the inject batch holding it
+//                     (disable-external-cache)
+//   commit-per-entry  commit time per entry, per batch of creates (chunk time / entries)
+//   commit            duration of whole commits
+//
+// The daemon calls: read(ev) per event; begin(stamps) / end() around the flush of a batch, with
+// its transport wrapped by wrap(); datagram() per received datagram; cached() per message
+// applied; queued() / injected() around the injector.
+import type { Transport } from '../sync/mode.ts';
+import { monotonicNs } from '../kernel/libc.ts';
+import { Latency } from './histogram.ts';
+import { EventCounter } from './events.ts';
+
+/** A transport whose send can tell when the datagram has been handed to the socket (LinkSet). */
+export interface AckingTransport extends Transport {
+  send(buf: Uint8Array, len: number, sent?: () => void): void;
+}
+
+interface Batch {
+  /** kernel stamps of the batch's events, ns */
+  stamps: number[];
+  /** datagrams sent for it whose callback has not come yet */
+  pending: number;
+  sent: number;
+  closed: boolean;
+}
+
+export const monoNs = (): number => Number(monotonicNs());
+
+export class Probes {
+  readonly latency = {
+    kernelToRead: new Latency('kernel-to-read'),
+    kernelToWire: new Latency('kernel-to-wire'),
+    wireToCache: new Latency('wire-to-cache'),
+    wireToKernel: new Latency('wire-to-kernel'),
+    commitEntry: new Latency('commit-per-entry'),
+    commit: new Latency('commit'),
+  };
+  readonly events = new EventCounter();
+  /** event stamps of batches whose flush sent nothing (their messages were dropped or merged away) */
+  unsent = 0;
+  private open: Batch | undefined;
+  private rxNs = 0;
+  private injectRx: number[] = [];
+
+  constructor(private readonly nowNs: () => number = monoNs) {}
+
+  // ---- sender ----
+
+  /** An event read from the kernel; `kernelNs` when the source stamps events. */
+  read(kernelNs: bigint | undefined): void {
+    if (kernelNs !== undefined) this.latency.kernelToRead.add((this.nowNs() - Number(kernelNs)) / 1000);
+  }
+
+  /** The sync mode's transport, with sends of an open batch tracked to their socket hand-over. */
+  wrap(t: AckingTransport): Transport {
+    return {
+      get maxPayload() { return t.maxPayload; },
+      acquire: () => t.acquire(),
+      send: (buf, len) => {
+        const b = this.open;
+        if (!b) return t.send(buf, len);
+        b.pending++;
+        b.sent++;
+        t.send(buf, len, () => {
+          if (--b.pending === 0 && b.closed) this.record(b);
+        });
+      },
+      heard: (link) => t.heard?.(link),
+    };
+  }
+
+  /** Opens a batch: the datagrams sent until end() carry the messages of these events. */
+  begin(stamps: readonly (bigint | number)[]): void {
+    this.open = stamps.length ? { stamps: stamps.map(Number), pending: 0, sent: 0, closed: false } : undefined;
+  }
+
+  end(): void {
+    const b = this.open;
+    this.open = undefined;
+    if (!b) return;
+    b.closed = true;
+    if (b.pending > 0) return;
+    if (b.sent > 0) this.record(b);
+    else this.unsent += b.stamps.length;
+  }
+
+  private record(b: Batch): void {
+    const now = this.nowNs(), ms = Date.now();
+    for (const k of b.stamps) this.latency.kernelToWire.add((now - k) / 1000, ms);
+  }
+
+  // ---- receiver ----
+
+  /** A datagram arrived from the peer (before its messages are applied). */
+  datagram(): void {
+    this.rxNs = this.nowNs();
+  }
+
+  /** A message of the current datagram was applied to the external cache. */
+  cached(n = 1): void {
+    this.latency.wireToCache.addMany((this.nowNs() - this.rxNs) / 1000, n);
+  }
+
+  /** A message of the current datagram was queued for injection into the kernel. */
+  queued(): void {
+    if (this.injectRx.length < 1 << 20) this.injectRx.push(this.rxNs);
+  }
+
+  /** The injector's batch was acknowledged by the kernel. */
+  injected(): void {
+    const now = this.nowNs(), ms = Date.now();
+    for (const t of this.injectRx) this.latency.wireToKernel.add((now - t) / 1000, ms);
+    this.injectRx.length = 0;
+  }
+
+  // ---- commit ----
+
+  /** One batch of commit creates: `entries` in `seconds`. */
+  commitChunk(entries: number, seconds: number): void {
+    if (entries > 0) this.latency.commitEntry.addMany((seconds * 1e6) / entries, entries);
+  }
+
+  commitDone(seconds: number): void {
+    this.latency.commit.add(seconds * 1e6);
+  }
+}

@@ -1,0 +1,74 @@
+// What the benchmark reads about a process and a link: CPU time and resident memory from /proc,
+// interface counters from the kernel (ip -s -j), and the machine it runs on.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Netns } from '../lab/netns.ts';
+
+/** Clock ticks per second of /proc/PID/stat (USER_HZ; 100 on every Linux architecture in use). */
+const USER_HZ = 100;
+
+/** utime + stime of the whole process (all threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name may hold spaces and parentheses: fields start after the last ") "
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / USER_HZ;
+}
+
+/** Resident set size in bytes. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export interface LinkCounters { txBytes: number; txPackets: number; rxBytes: number; rxPackets: number }
+
+/** Counters of an interface inside a namespace (bytes include Ethernet, IP and UDP headers). */
+export async function linkCounters(ns: Netns, ifname: string): Promise<LinkCounters> {
+  const r = await ns.exec('ip', ['-s', '-j', 'link', 'show', 'dev', ifname]);
+  const s = (JSON.parse(r.stdout) as { stats64: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } }[])[0].stats64;
+  return { txBytes: s.tx.bytes, txPackets: s.tx.packets, rxBytes: s.rx.bytes, rxPackets: s.rx.packets };
+}
+
+export function linkDelta(a: LinkCounters, b: LinkCounters): LinkCounters {
+  return { txBytes: b.txBytes - a.txBytes, txPackets: b.txPackets - a.txPackets, rxBytes: b.rxBytes - a.rxBytes, rxPackets: b.rxPackets - a.rxPackets };
+}
+
+export function readNumber(path: string, fallback: number): number {
+  try {
+    const v = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(v) ? v : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The kernel's per-namespace conntrack table limit. */
+export function conntrackMax(): number {
+  return readNumber('/proc/sys/net/netfilter/nf_conntrack_max', 262144);
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  loadAverage: number[];
+  conntrackMax: number;
+}
+
+export function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.versions.node,
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    conntrackMax: conntrackMax(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,234 @@
+// The benchmark phases, run for each daemon in turn on the same two namespaces with the same load:
+//
+//   replication  N new flows as one burst; time until the receiver's external cache holds all N;
+//                CPU of sender and receiver, bytes and datagrams on the sync link, losses, the
+//                receiver's RSS growth; then a commit of those N entries into the receiver's kernel
+//   latency      flows at a steady rate for some seconds, captured on the sync link (capture.ts)
+//   burst        the largest burst the kernel table allows (up to 1,000,000); losses, resyncs,
+//                flows missing at the peer; then a commit of everything that arrived
+//
+// Between phases the daemons are stopped and both kernel tables flushed, so every phase starts
+// from empty tables and freshly started daemons.
+import { join } from 'node:path';
+import type { Lab } from '../lab/lab.ts';
+import type { Netns } from '../lab/netns.ts';
+import { buildSyncPair } from '../lab/topology.ts';
+import { ADDR } from '../lab/topology.ts';
+import type { Conntrack } from '../../src/kernel/conntrack.ts';
+import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
+import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
+import { cpuSeconds, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
+import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
+
+export interface BenchOptions {
+  /** flows of the replication phase (and entries of the first commit) */
+  n: number;
+  /** flows asked for in the burst phase, and what the kernel allows */
+  bigRequested: number;
+  big: number;
+  /** steady rate (flows/s) and duration (s) of the latency phase */
+  rate: number;
+  seconds: number;
+  subjects: SubjectName[];
+  pair: PairOptions;
+  /** give up waiting when the receiver's count has not moved for this long (ms) */
+  stallMs: number;
+  log: (msg: string) => void;
+}
+
+export interface Replication {
+  flows: number;
+  generatorRate: number;
+  generatorSeconds: number;
+  generatorFailed: number;
+  /** flows in the receiver's external cache at the end */
+  replicated: number;
+  /** from the first create until the receiver held the final count */
+  seconds: number;
+  complete: boolean;
+  cpuSender: number;
+  cpuReceiver: number;
+  /** sender -> receiver (data) and receiver -> sender (acknowledgements), link counters */
+  dataBytes: number;
+  dataPackets: number;
+  ackBytes: number;
+  ackPackets: number;
+  sender: LossCounters;
+  receiver: LossCounters;
+  rssBefore: number;
+  rssAfter: number;
+}
+
+export interface CommitFigure {
+  entries: number;
+  wallSeconds: number;
+  reportedSeconds?: number;
+  committed?: number;
+}
+
+export interface Latency extends LatencySummary {
+  rate: number;
+  generatorRate: number;
+}
+
+export interface SubjectResult {
+  name: SubjectName;
+  replication: Replication;
+  commit: CommitFigure;
+  latency: Latency;
+  burst: Replication;
+  bigCommit: CommitFigure;
+}
+
+async function flushTables(cts: Conntrack[]): Promise<void> {
+  for (const ct of cts) ct.flush();
+  // the kernel frees entries through RCU; give it a moment so the next phase starts empty
+  await sleep(300);
+}
+
+/**
+ * Polls the receiver's external cache until it holds `want` flows or stops growing for stallMs.
+ * Every poll costs the daemon some CPU (a statistics request), so polls are spaced by the
+ * expected time to completion (from the rate seen so far), between 5 and 100 ms: few polls, and
+ * the last ones close together, so the end is known to within a few ms for both daemons alike.
+ */
+async function waitReplicated(d: Daemon, want: number, stallMs: number, t0: number): Promise<{ count: number; at: number; polls: number }> {
+  let last = -1, lastChange = performance.now(), polls = 0;
+  let prevCount = 0, prevAt = performance.now();
+  for (;;) {
+    const c = await d.externalCount();
+    polls++;
+    const now = performance.now();
+    if (c !== last) { last = c; lastChange = now; }
+    if (c >= want || now - lastChange > stallMs) return { count: c, at: lastChange - t0, polls };
+    const rate = (c - prevCount) / Math.max(1, now - prevAt);
+    prevCount = c;
+    prevAt = now;
+    const eta = rate > 0 ? (want - c) / rate : 100;
+    await sleep(Math.min(100, Math.max(5, eta / 2)));
+  }
+}
+
+async function replicate(
+  pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, enc: Encoded, flows: number, opt: BenchOptions,
+): Promise<Replication> {
+  const { sender, receiver } = pair;
+  await sleep(1000);
+  const rssBefore = rssBytes(receiver.pid);
+  const l0 = await linkCounters(fw[0], 'sync0');
+  const l1 = await linkCounters(fw[1], 'sync0');
+  const c0 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  const t0 = performance.now();
+  const g = runBurst(gen, enc);
+  const r = await waitReplicated(receiver, flows, opt.stallMs, t0);
+  const c1 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  // acknowledgements trail the data by up to a second (FTFW's idle ACK)
+  await sleep(1200);
+  const d0 = linkDelta(l0, await linkCounters(fw[0], 'sync0'));
+  const d1 = linkDelta(l1, await linkCounters(fw[1], 'sync0'));
+  const rssAfter = rssBytes(receiver.pid);
+  return {
+    flows, generatorRate: g.rate, generatorSeconds: g.seconds, generatorFailed: g.failed,
+    replicated: r.count, seconds: r.at / 1000, complete: r.count >= flows,
+    cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1],
+    dataBytes: d0.txBytes, dataPackets: d0.txPackets, ackBytes: d1.txBytes, ackPackets: d1.txPackets,
+    sender: await sender.loss(), receiver: await receiver.loss(),
+    rssBefore, rssAfter,
+  };
+}
+
+async function commitAll(d: Daemon): Promise<CommitFigure> {
+  const entries = await d.externalCount();
+  const r = await d.commit();
+  return { entries, ...r };
+}
+
+async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, opt: BenchOptions, tag: string): Promise<Latency> {
+  const count = Math.round(opt.rate * opt.seconds);
+  // chunks every 2 ms: flows leave the generator in small groups, as a busy firewall makes them
+  const perChunk = Math.max(1, Math.round(opt.rate / 500));
+  const enc = encodeCreates(0, count, perChunk);
+  await sleep(1000);
+  const cap = await startCapture(lab, fw[1], 'sync0', ADDR.sync[0], join(lab.dir, `latency-${tag}.pcap`));
+  const g = await paced(gen, enc, opt.rate);
+  await waitReplicated(pair.receiver, count, opt.stallMs, performance.now());
+  await sleep(300);
+  const dropped = await stopCapture(lab, cap);
+  if (dropped) opt.log(`  tcpdump: ${dropped} packets dropped by the kernel`);
+  const packets = readPcap(cap.file);
+  const created: { tag: string; at: number }[] = [];
+  let i = 0;
+  enc.counts.forEach((n, k) => {
+    for (let j = 0; j < n; j++, i++) {
+      const f = flowAt(i);
+      created.push({ tag: flowTag(f.orig.src, f.orig.sport!), at: g.stamps[k] });
+    }
+  });
+  const arrivals = firstArrivals(packets);
+  const s = summarise(created, arrivals);
+  if (s.matched < s.flows) opt.log(`  ${packets.length} datagrams captured, ${arrivals.size} flows in them; missing ${created.map((c, i) => (arrivals.has(c.tag) ? -1 : i)).filter((i) => i >= 0).slice(0, 40).join(' ')}`);
+  return { ...s, rate: opt.rate, generatorRate: g.rate };
+}
+
+/** Runs every phase for one daemon on the lab's pair of namespaces. */
+export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrack, Conntrack], name: SubjectName, opt: BenchOptions, pre: { n: Encoded; big: Encoded }): Promise<SubjectResult> {
+  const say = (m: string) => opt.log(`[${name}] ${m}`);
+
+  say(`replication of ${opt.n} flows`);
+  let pair = await startPair(name, lab, fw, opt.pair);
+  let replication: Replication, commit: CommitFigure;
+  try {
+    replication = await replicate(pair, fw, gens[0], pre.n, opt.n, opt);
+    say(`  ${replication.replicated}/${opt.n} in ${replication.seconds.toFixed(3)} s; commit`);
+    commit = await commitAll(pair.receiver);
+    say(`  commit of ${commit.entries}: ${commit.wallSeconds.toFixed(3)} s`);
+  } finally {
+    await pair.stop();
+  }
+  await flushTables(gens);
+
+  say(`latency at ${opt.rate} flows/s for ${opt.seconds} s`);
+  pair = await startPair(name, lab, fw, opt.pair);
+  let latency: Latency;
+  try {
+    latency = await latencyPhase(lab, pair, fw, gens[0], opt, name);
+    say(`  p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms (${latency.matched}/${latency.flows} seen)`);
+  } finally {
+    await pair.stop();
+  }
+  await flushTables(gens);
+
+  say(`burst of ${opt.big} flows`);
+  pair = await startPair(name, lab, fw, opt.pair);
+  let burst: Replication, bigCommit: CommitFigure;
+  try {
+    burst = await replicate(pair, fw, gens[0], pre.big, opt.big, opt);
+    say(`  ${burst.replicated}/${opt.big} in ${burst.seconds.toFixed(3)} s, lost ${burst.sender.lost}, resyncs ${burst.sender.resyncs}; commit`);
+    bigCommit = await commitAll(pair.receiver);
+    say(`  commit of ${bigCommit.entries}: ${bigCommit.wallSeconds.toFixed(3)} s`);
+  } finally {
+    await pair.stop();
+  }
+  await flushTables(gens);
+  return { name, replication, commit, latency, burst, bigCommit };
+}
+
+/** Builds the lab, runs every daemon, tears the lab down. */
+export async function runBench(lab: Lab, opt: BenchOptions): Promise<SubjectResult[]> {
+  const fw = await buildSyncPair(lab);
+  const gens: [Conntrack, Conntrack] = [fw[0].conntrack(), fw[1].conntrack()];
+  try {
+    // encoding happens once, before any clock runs; both daemons get the very same requests
+    const pre = { n: encodeCreates(0, opt.n), big: encodeCreates(0, opt.big) };
+    const out: SubjectResult[] = [];
+    for (const s of opt.subjects) out.push(await benchSubject(lab, fw, gens, s, opt, pre));
+    return out;
+  } finally {
+    for (const g of gens) await g.close();
+  }
+}
+
+/** The burst size the kernel allows: nf_conntrack_max per namespace, minus room for the sync link's own entries. */
+export function burstSize(requested: number): number {
+  return Math.min(requested, conntrackMax() - 256);
+}

@@ -1,0 +1,105 @@
+// The benchmark's table: one row per figure, conntrackd and ctsync side by side, the ratio
+// ctsync/conntrackd, and the issue's target where there is one.
+import type { SubjectResult, Replication } from './run.ts';
+
+export interface Row {
+  /** stable identifier, for --json consumers and the CI smoke test */
+  id: string;
+  metric: string;
+  unit: string;
+  conntrackd: number | null;
+  ctsync: number | null;
+  /** ctsync / conntrackd; null when either is missing or conntrackd's is 0 */
+  ratio: number | null;
+  /** the target, as text ("ratio <= 0.5", "ctsync = 0"), and whether this run met it */
+  target?: string;
+  met?: boolean;
+}
+
+const per100k = (cpu: number, flows: number) => (flows > 0 ? (cpu * 100000) / flows : NaN);
+const wireFlows = (r: Replication) => Math.max(1, r.replicated);
+
+interface Spec {
+  id: string;
+  metric: string;
+  unit: string;
+  get: (r: SubjectResult) => number;
+  /** ratio target (ctsync/conntrackd at most this) */
+  maxRatio?: number;
+  /** absolute target for ctsync (at most this) */
+  ctsyncMax?: number;
+}
+
+export function specs(n: number, big: number, rate: number): Spec[] {
+  const k = (x: number) => x.toLocaleString('en-US');
+  return [
+    { id: 'generator_rate', metric: `generator rate, burst of ${k(n)}`, unit: 'flows/s', get: (r) => r.replication.generatorRate },
+    { id: 'replication_s', metric: `end-to-end replication of ${k(n)} new flows`, unit: 's', get: (r) => r.replication.seconds },
+    { id: 'replicated', metric: `flows in the peer's external cache (of ${k(n)})`, unit: 'flows', get: (r) => r.replication.replicated },
+    { id: 'cpu_sender', metric: 'CPU of the sender per 100,000 flows', unit: 's', get: (r) => per100k(r.replication.cpuSender, r.replication.flows), maxRatio: 0.5 },
+    { id: 'cpu_receiver', metric: 'CPU of the receiver per 100,000 flows', unit: 's', get: (r) => per100k(r.replication.cpuReceiver, r.replication.flows), maxRatio: 0.5 },
+    { id: 'lost', metric: 'events lost (reported by the daemon)', unit: 'events', get: (r) => r.replication.sender.lost },
+    { id: 'resyncs', metric: 'resyncs with the kernel table', unit: 'count', get: (r) => r.replication.sender.resyncs },
+    { id: 'bytes_per_flow', metric: 'bytes on the wire per flow (both directions, L2)', unit: 'bytes', get: (r) => (r.replication.dataBytes + r.replication.ackBytes) / wireFlows(r.replication), maxRatio: 1.0 },
+    { id: 'datagrams_per_flow', metric: 'datagrams per flow (both directions)', unit: 'datagrams', get: (r) => (r.replication.dataPackets + r.replication.ackPackets) / wireFlows(r.replication) },
+    { id: 'latency_p50', metric: `replication latency p50 at ${k(rate)} flows/s`, unit: 'ms', get: (r) => r.latency.p50 },
+    { id: 'latency_p99', metric: `replication latency p99 at ${k(rate)} flows/s`, unit: 'ms', get: (r) => r.latency.p99 },
+    { id: 'latency_seen', metric: 'flows seen on the wire in the latency run', unit: 'flows', get: (r) => r.latency.matched },
+    { id: 'commit_n', metric: `commit of ${k(n)} entries`, unit: 's', get: (r) => r.commit.wallSeconds, maxRatio: 0.25 },
+    { id: 'rss_per_flow', metric: 'receiver RSS per cached flow', unit: 'bytes', get: (r) => (r.replication.rssAfter - r.replication.rssBefore) / Math.max(1, r.replication.replicated), maxRatio: 1.0 },
+    { id: 'burst_rate', metric: `generator rate, burst of ${k(big)}`, unit: 'flows/s', get: (r) => r.burst.generatorRate },
+    { id: 'burst_s', metric: `replication of the ${k(big)} burst`, unit: 's', get: (r) => r.burst.seconds },
+    { id: 'burst_lost', metric: 'burst: events lost (reported)', unit: 'events', get: (r) => r.burst.sender.lost, ctsyncMax: 0 },
+    { id: 'burst_resyncs', metric: 'burst: resyncs with the kernel table', unit: 'count', get: (r) => r.burst.sender.resyncs },
+    { id: 'burst_missing', metric: 'burst: flows missing at the peer', unit: 'flows', get: (r) => r.burst.flows - r.burst.replicated, ctsyncMax: 0 },
+    { id: 'commit_big', metric: 'commit of the burst (entries that arrived)', unit: 's', get: (r) => r.bigCommit.wallSeconds },
+    { id: 'commit_big_entries', metric: 'entries in that commit', unit: 'entries', get: (r) => r.bigCommit.entries },
+  ];
+}
+
+export function buildRows(results: SubjectResult[], n: number, big: number, rate: number): Row[] {
+  const by = (name: string) => results.find((r) => r.name === name);
+  const a = by('conntrackd'), b = by('ctsync');
+  return specs(n, big, rate).map((s) => {
+    const x = a ? s.get(a) : null;
+    const y = b ? s.get(b) : null;
+    const ratio = x !== null && y !== null && Number.isFinite(x) && Number.isFinite(y) && x !== 0 ? y / x : null;
+    const row: Row = { id: s.id, metric: s.metric, unit: s.unit, conntrackd: fin(x), ctsync: fin(y), ratio };
+    if (s.maxRatio !== undefined) {
+      row.target = `ratio <= ${s.maxRatio}`;
+      row.met = ratio !== null && ratio <= s.maxRatio;
+    } else if (s.ctsyncMax !== undefined) {
+      row.target = `ctsync <= ${s.ctsyncMax}`;
+      row.met = y !== null && y <= s.ctsyncMax;
+    }
+    return row;
+  });
+}
+
+function fin(v: number | null): number | null {
+  return v === null || !Number.isFinite(v) ? null : v;
+}
+
+function num(v: number | null): string {
+  if (v === null) return '-';
+  const a = Math.abs(v);
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 1) return v.toFixed(2);
+  if (a === 0) return '0';
+  return v.toFixed(3);
+}
+
+/** Plain-text table (also valid Markdown). */
+export function formatTable(rows: Row[]): string {
+  const head = ['figure', 'unit', 'conntrackd', 'ctsync', 'ctsync/conntrackd', 'target'];
+  const body = rows.map((r) => [
+    r.metric, r.unit, num(r.conntrackd), num(r.ctsync), r.ratio === null ? '-' : r.ratio.toFixed(2),
+    r.target ? `${r.target}: ${r.met ? 'met' : 'NOT met'}` : '',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => (i >= 2 && i <= 4 ? x.padStart(w[i]) : x.padEnd(w[i]))).join(' | ')} |`;
+  const sep = `|${w.map((x, i) => (i >= 2 && i <= 4 ? `${'-'.repeat(x + 1)}:` : '-'.repeat(x + 2))).join('|')}|`;
+  return [line(head), sep, ...body.map(line)].join('\n');
+}

@@ -1,0 +1,47 @@
+// timeout: 300
+// The benchmark harness in quick mode (`npm run bench -- --quick --json`), as a CI smoke test: it
+// builds its lab, runs conntrackd 1.4.7 and ctsync with the same load and produces a complete
+// table. Only completeness and the flow counts are checked, never a timing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
+import { run } from '../lab/exec.ts';
+import { scriptCommand } from '../../src/kernel/runtime.ts';
+import type { Row } from '../bench/table.ts';
+
+const MAIN = fileURLToPath(new URL('../bench/main.ts', import.meta.url));
+
+interface Report {
+  quick: boolean;
+  options: { n: number; big: number; rate: number; seconds: number };
+  rows: Row[];
+  results: { name: string; replication: { replicated: number; flows: number }; latency: { matched: number; flows: number } }[];
+}
+
+test('npm run bench -- --quick --json: a complete table for conntrackd and ctsync', async () => {
+  const [cmd, argv] = scriptCommand(MAIN, ['--quick', '--json']);
+  const r = await run(cmd, argv, { check: false, timeoutMs: 280_000 });
+  assert.is(r.code, 0, `the harness failed: ${r.stderr.slice(-3000)}`);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.ok(report.quick);
+  assert.equal(report.results.map((x) => x.name), ['conntrackd', 'ctsync']);
+  assert.ok(report.rows.length >= 20, `rows: ${report.rows.length}`);
+  const ids = report.rows.map((x) => x.id);
+  for (const id of ['replication_s', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'rss_per_flow', 'burst_lost', 'commit_big']) {
+    assert.ok(ids.includes(id), `row ${id} is missing`);
+  }
+  for (const row of report.rows) {
+    assert.type(row.conntrackd, 'number', `${row.id}: no conntrackd figure`);
+    assert.type(row.ctsync, 'number', `${row.id}: no ctsync figure`);
+  }
+  // every flow of the small load reached the peer, for both daemons, and was seen on the wire
+  for (const res of report.results) {
+    assert.is(res.replication.replicated, res.replication.flows, `${res.name}: replicated`);
+    assert.is(res.latency.matched, res.latency.flows, `${res.name}: flows seen in the capture`);
+  }
+  const table = report.rows.find((x) => x.id === 'replicated')!;
+  assert.is(table.conntrackd, report.options.n);
+  assert.is(table.ctsync, report.options.n);
+});
+
+test.run();
