@@ -3,7 +3,7 @@
 # Debian's service start-up is held back while installing: the lab starts its own daemons.
 set -eu
 cd "$(dirname "$0")/.."
-PKGS="iproute2 nftables conntrack conntrackd keepalived libbpf1 iputils-ping iputils-arping tcpdump tmux util-linux procps"
+PKGS="iproute2 nftables conntrack conntrackd keepalived libbpf1 iputils-ping iputils-arping tcpdump tmux util-linux procps systemd binutils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

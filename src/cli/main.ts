@@ -94,7 +94,7 @@ async function show(a: Args): Promise<number> {
     }
     case 'status': {
       const [s, config] = await Promise.all([call<Snapshot>(a, 'snapshot'), call<Config>(a, 'config')]);
-      const view = statusViewOf(config, s.failover);
+      const view = statusViewOf(config, s.failover, undefined, s.eventSource);
       out(json ? toJson(statusData(view)) : formatVyosStatus(view));
       return 0;
     }

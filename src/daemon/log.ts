@@ -1,6 +1,7 @@
 // conntrackd-style log lines, `[Sun Nov 22 10:00:00 2026] (pid=N) [notice] message`, to stderr and,
 // unless disable-syslog, to syslog (/dev/log, facility daemon, tag ctsync).
 import process from 'node:process';
+import { openSync, writeSync, closeSync } from 'node:fs';
 import { libc } from '../kernel/libc.ts';
 
 export type Level = 'notice' | 'warning' | 'ERROR' | 'info';
@@ -21,6 +22,10 @@ export class Logger {
   /** lines syslog did not take (no /dev/log, or it refused) */
   syslogFailures = 0;
   readonly recent: string[] = [];
+  /** lines the log file did not take */
+  fileFailures = 0;
+  private fileFd = -1;
+  private filePath: string | undefined;
 
   private readonly syslogAddr: Uint8Array;
 
@@ -38,9 +43,27 @@ export class Logger {
     if (!on && this.syslogFd >= 0) { libc.close(this.syslogFd); this.syslogFd = -1; }
   }
 
+  /** `log-file PATH`: lines are appended there too (mode 0600); undefined stops it. */
+  setFile(path: string | undefined): void {
+    if (path === this.filePath) return;
+    if (this.fileFd >= 0) closeSync(this.fileFd);
+    this.fileFd = -1;
+    this.filePath = path;
+    if (!path) return;
+    try {
+      this.fileFd = openSync(path, 'a', 0o600);
+    } catch (e) {
+      this.fileFailures++;
+      this.write(`[${ctime(new Date())}] (pid=${process.pid}) [ERROR] cannot open log-file ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+  }
+
   log(level: Level, msg: string): void {
     const line = `[${ctime(new Date())}] (pid=${process.pid}) [${level}] ${msg}`;
     this.write(line);
+    if (this.fileFd >= 0) {
+      try { writeSync(this.fileFd, line + '\n'); } catch { this.fileFailures++; }
+    }
     this.recent.push(line);
     if (this.recent.length > 200) this.recent.shift();
     if (this.syslog) this.toSyslog(level, msg);

@@ -43,6 +43,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     return 1;
   }
   log.setSyslog(!config.disableSyslog);
+  log.setFile(config.logFile);
   let daemon = new Daemon(config, log);
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => { finished = r; });

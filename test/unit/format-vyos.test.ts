@@ -112,6 +112,15 @@ CONN ID    Source                 Destination            Protocol         TIMEOU
 1006239392 10.35.101.221          172.31.120.21          icmp [1]         29
 `;
 
+test('status: ctsync\'s event-source line follows VyOS\'s four, and only when given', () => {
+  const base = { interfaces: ['sync0'], syncGroup: 'SG1', expectSync: [] };
+  const four = formatVyosStatus(base);
+  const five = formatVyosStatus({ ...base, eventSource: { kind: 'bpf-netlink', reason: 'bpf-tracing refused by the kernel (EPERM)' } });
+  assert.ok(five.startsWith(four), 'the VyOS lines are unchanged');
+  assert.is(five.slice(four.length), 'event source          : bpf-netlink (bpf-tracing refused by the kernel (EPERM))\n');
+  assert.equal(statusData({ ...base, eventSource: { kind: 'netlink' } }).event_source, { kind: 'netlink' });
+});
+
 test('show conntrack table ipv4: the seed\'s six rows from Flow inputs', () => {
   const es = { tcp: { state: TCP_STATE.ESTABLISHED }, status: CF | SR | AS };
   const flows: Flow[] = [

@@ -58,6 +58,26 @@ test('syslog gets each line with facility daemon, and nothing once disable-syslo
   }
 });
 
+test('log-file: lines are appended to the file, mode 0600', async () => {
+  const { readFileSync, statSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'ctsync-log-'));
+  const file = join(dir, 'ctsync.log');
+  try {
+    const log = new Logger(false, () => {});
+    log.setFile(file);
+    log.notice('first');
+    log.warn('second');
+    log.setFile(undefined);
+    log.notice('not in the file');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    assert.is(lines.length, 2);
+    assert.match(lines[1], /\[warning\] second$/);
+    assert.is(statSync(file).mode & 0o777, 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a missing syslog socket is counted, not fatal', () => {
   const log = new Logger(true, () => {}, '/nonexistent/ctsync-test.sock');
   log.notice('hello');

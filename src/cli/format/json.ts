@@ -81,6 +81,7 @@ export function cacheTableData(rows: readonly CacheRow[]): CacheRow[] {
 /** `show conntrack-sync status --json`, with the keys of VyOS's `--raw`. */
 export function statusData(s: StatusView): {
   sync_interface: string; failover_mechanism: 'vrrp'; sync_group: string; last_transition: string; sync_protocols: string[];
+  event_source?: { kind: string; reason?: string };
 } {
   const shown = expectSyncDisplay(s.expectSync);
   return {
@@ -89,6 +90,7 @@ export function statusData(s: StatusView): {
     sync_group: s.syncGroup,
     last_transition: s.lastTransition ? `${s.lastTransition.state} at ${formatDateC(s.lastTransition.at, s.timeZone)}` : 'no transition yet!',
     sync_protocols: shown === 'disabled' ? [] : shown.split(', '),
+    ...(s.eventSource ? { event_source: s.eventSource } : {}),
   };
 }
 

@@ -73,6 +73,8 @@ export interface StatusView {
   expectSync: readonly string[];
   /** time zone for the transition time (an IANA name); default UTC */
   timeZone?: string;
+  /** ctsync: the kernel event path in use and why (a line after VyOS's four) */
+  eventSource?: { kind: string; reason?: string };
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -99,7 +101,10 @@ export function formatDateC(d: Date, timeZone = 'UTC'): string {
 }
 
 /** The status view from the configuration and the daemon's failover state. */
-export function statusViewOf(config: Pick<Config, 'interfaces' | 'failover' | 'expectSync'>, failover?: FailoverStats, timeZone?: string): StatusView {
+export function statusViewOf(
+  config: Pick<Config, 'interfaces' | 'failover' | 'expectSync'>, failover?: FailoverStats, timeZone?: string,
+  eventSource?: { kind: string; reason?: string },
+): StatusView {
   const v: StatusView = {
     interfaces: config.interfaces.map((i) => i.name),
     syncGroup: config.failover.syncGroup,
@@ -107,6 +112,7 @@ export function statusViewOf(config: Pick<Config, 'interfaces' | 'failover' | 'e
   };
   if (failover?.lastTransition) v.lastTransition = { state: failover.lastTransition.state, at: new Date(failover.lastTransition.at) };
   if (timeZone !== undefined) v.timeZone = timeZone;
+  if (eventSource) v.eventSource = eventSource;
   return v;
 }
 
@@ -123,7 +129,8 @@ export function formatVyosStatus(s: StatusView): string {
   return `\n${left('sync-interface', 22)}: ${s.interfaces.join(', ')}\n` +
     `${left('failover-mechanism', 22)}: vrrp [sync-group ${s.syncGroup}]\n` +
     `${left('last state transition', 22)}: ${last}\n` +
-    `${left('ExpectationSync', 22)}: ${expectSyncDisplay(s.expectSync)}\n`;
+    `${left('ExpectationSync', 22)}: ${expectSyncDisplay(s.expectSync)}\n` +
+    (s.eventSource ? `${left('event source', 22)}: ${s.eventSource.kind}${s.eventSource.reason ? ` (${s.eventSource.reason})` : ''}\n` : '');
 }
 
 // ---------------------------------------------------------------- show conntrack table (legacy)

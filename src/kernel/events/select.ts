@@ -32,29 +32,40 @@ export interface OpenEventSourceOptions {
 
 const ORDER: readonly SourceKind[] = ['bpf-tracing', 'bpf-netlink', 'netlink'];
 
-function why(kind: SourceKind, e: unknown): string {
+/** What went wrong with a source, without its name: "unavailable (libbpf.so.1 not loadable ...)". */
+function why(e: unknown): string {
   const msg = (e as Error).message?.split('\n')[0] ?? String(e);
-  if (e instanceof BpfLoadError && e.failure === 'trampoline-refused') return `${kind} refused by the kernel (${msg})`;
-  if (e instanceof BpfLoadError && e.failure === 'no-libbpf') return `${kind} unavailable (${msg})`;
-  if (e instanceof BpfLoadError && e.failure === 'no-permission') return `${kind} not permitted (${msg})`;
-  return `${kind} failed (${msg})`;
+  if (e instanceof BpfLoadError && e.failure === 'trampoline-refused') return `refused by the kernel (${msg})`;
+  if (e instanceof BpfLoadError && e.failure === 'no-libbpf') return `unavailable (${msg})`;
+  if (e instanceof BpfLoadError && e.failure === 'no-permission') return `not permitted (${msg})`;
+  return `failed (${msg})`;
+}
+
+/** "bpf-tracing and bpf-netlink unavailable (...)" rather than the same words twice. */
+function joinNotes(notes: { kind: string; why: string }[]): string {
+  const groups: { kinds: string[]; why: string }[] = [];
+  for (const n of notes) {
+    const g = groups.find((x) => x.why === n.why);
+    if (g) g.kinds.push(n.kind); else groups.push({ kinds: [n.kind], why: n.why });
+  }
+  return groups.map((g) => `${g.kinds.join(' and ')} ${g.why}`).join('; ');
 }
 
 /** Opens the event source the options ask for, or the next one that works. */
 export function openEventSource(opts: OpenEventSourceOptions): EventSource {
   const first = opts.kind === 'auto' ? 0 : ORDER.indexOf(opts.kind);
   if (first < 0) throw new Error(`event-source "${opts.kind}": use auto, bpf-tracing, bpf-netlink or netlink`);
-  const notes: string[] = [];
+  const notes: { kind: string; why: string }[] = [];
   for (let i = first; i < ORDER.length; i++) {
     const kind = ORDER[i];
     const reason = notes.length
-      ? `${notes.join('; ')}; using ${kind}`
+      ? `${joinNotes(notes)}; using ${kind}`
       : opts.kind === 'auto' ? `auto: ${kind} is available` : `configured: ${kind}`;
     try {
       return open(kind, opts, reason);
     } catch (e) {
       if (opts.strict || kind === 'netlink') throw e;
-      notes.push(why(kind, e));
+      notes.push({ kind, why: why(e) });
     }
   }
   throw new Error('unreachable');
