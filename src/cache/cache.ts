@@ -15,6 +15,7 @@ import { tupleEqual } from '../flow/flow.ts';
 import { flowKey, expectationKey, hashKey, KEY_SIZE } from '../flow/key.ts';
 import { natOf, replyFor } from '../flow/nat.ts';
 import type { SyncObject, SyncSlot } from '../sync/object.ts';
+import { ObjNode } from '../sync/queue.ts';
 import { decodeCt, encodeCt, scanCt, type EncodeOptions } from '../sync/codec.ts';
 import { MAX_MESSAGE_SIZE, NETHDR_SIZE, NTA, HELPER_NAME_MAX, LABEL_WORDS_MAX } from '../sync/wire.ts';
 import { FlowSlab } from './slab.ts';
@@ -59,9 +60,10 @@ const STORE_OPT: EncodeOptions = { commitTimeout: false, tcpWindowTracking: true
  * One cached object. It is also the sync mode's SyncObject (src/sync/object.ts): `flow`/`exp` and
  * `state` are kept current here; `sync` belongs to the mode, which hangs its queue node there.
  */
-export class Entry<K extends Kind = Kind> implements SyncObject {
+export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject {
   state: ObjStateValue = ObjState.NEW;
-  sync: SyncSlot | undefined = undefined;
+  /** the sync mode's node of this object: the object itself (it extends ObjNode) */
+  sync: SyncSlot | undefined;
   /** ms (Date.now) when the object entered the cache */
   readonly since: number;
   /** ms of the last change (kernel event, or message received for the external cache) */
@@ -70,22 +72,24 @@ export class Entry<K extends Kind = Kind> implements SyncObject {
   id = -1;
   /** expectations: the data; conntracks: the Flow, kept only when its message cannot carry it all */
   private d: Data<K> | undefined;
-  private owner: Cache<'ct'> | undefined;
+  private home: Cache<'ct'> | undefined;
 
   constructor(readonly kind: K, data: Data<K> | undefined, now: number, owner?: Cache<'ct'>, id = -1) {
+    super();
+    this.sync = this as ObjNode;
     this.d = data;
     this.since = now;
     this.lastUpdate = now;
-    this.owner = owner;
+    this.home = owner;
     this.id = id;
   }
 
   get data(): Data<K> {
-    if (this.d !== undefined || !this.owner) return this.d as Data<K>;
-    return this.owner.flowOf(this.id) as Data<K>;
+    if (this.d !== undefined || !this.home) return this.d as Data<K>;
+    return this.home.flowOf(this.id) as Data<K>;
   }
   set data(v: Data<K>) {
-    if (this.owner && this.id >= 0) this.d = this.owner.store(this.id, v as Flow) as Data<K> | undefined;
+    if (this.home && this.id >= 0) this.d = this.home.store(this.id, v as Flow) as Data<K> | undefined;
     else this.d = v;
   }
 
@@ -102,19 +106,19 @@ export class Entry<K extends Kind = Kind> implements SyncObject {
    * returns its length (the header is the mode's to fill), or -1 when there is no stored message.
    */
   writeMessage(b: Uint8Array, o: number, opt: EncodeOptions): number {
-    if (!this.owner || this.id < 0) return -1;
-    return this.owner.copyMessage(this.id, b, o, opt);
+    if (!this.home || this.id < 0) return -1;
+    return this.home.copyMessage(this.id, b, o, opt);
   }
 
   /** The stored message was just replaced by one that says everything: forget the Flow kept. */
   clearFlow(): void {
-    if (this.kind === 'ct' && this.owner) this.d = undefined;
+    if (this.kind === 'ct' && this.home) this.d = undefined;
   }
 
   /** The cache dropped this entry (flush, release): its storage is gone. */
   detach(flow?: Flow): void {
     if (this.kind === 'ct' && this.d === undefined && flow) this.d = flow as Data<K>;
-    this.owner = undefined;
+    this.home = undefined;
     this.id = -1;
   }
 }
@@ -285,7 +289,7 @@ export class Cache<K extends Kind> {
    * the cache's limit, counted as conntrackd does), or the DECODE_* code when the message is
    * malformed (nothing changes).
    */
-  applyWire(type: 0 | 1 | 2, b: Uint8Array, off: number, len: number): number {
+  applyWire(type: 0 | 1 | 2, b: Uint8Array, off: number, len: number, now = this.now()): number {
     const s = this.slab!;
     const r = scanCt(b, off, len, scratchKey, 0);
     if (r !== 0) return r;
@@ -311,7 +315,6 @@ export class Cache<K extends Kind> {
       this.dropId(id);
       id = -1;
     }
-    const now = this.now();
     if (id < 0) {
       if (s.count >= this.limit) {
         this.counters.noSpace++;
@@ -347,7 +350,7 @@ export class Cache<K extends Kind> {
    * upsert() for a conntrack given as its key (key[0..40)) and stored message (msg[0..n)), as
    * src/daemon/record-message.ts makes them from a kernel record (internal cache).
    */
-  upsertMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean): Entry<'ct'> | undefined {
+  upsertMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean, now = this.now()): Entry<'ct'> | undefined {
     const s = this.slab!;
     const h = hashKey(key, 0);
     let id = s.find(key, 0, h);
@@ -363,7 +366,7 @@ export class Cache<K extends Kind> {
       s.insert(id);
       this.counters.created++;
       this.counters.active++;
-      e = new Entry<'ct'>('ct', undefined, this.now(), this as unknown as Cache<'ct'>, id);
+      e = new Entry<'ct'>('ct', undefined, now, this as unknown as Cache<'ct'>, id);
       this.objects[id] = e;
     } else {
       e = this.objects[id]!;
@@ -377,7 +380,7 @@ export class Cache<K extends Kind> {
         this.counters.updated++;
       }
       e.clearFlow();
-      e.lastUpdate = this.now();
+      e.lastUpdate = now;
     }
     s.setMessage(id, msg, 0, n);
     return e;
@@ -669,6 +672,35 @@ export class Cache<K extends Kind> {
     this.counters.active = 0;
     return all;
   }
+
+  // ---------------------------------------------------------------- stored messages (commit)
+
+  /** Ids of the live conntracks (DEAD ones left out), a snapshot. */
+  liveIds(): Int32Array {
+    const s = this.slab!;
+    const all = s.ids();
+    let n = 0;
+    for (let k = 0; k < all.length; k++) {
+      const id = all[k];
+      if (s.msgLen(id) > 0 && this.stateOf(id) !== ObjState.DEAD) all[n++] = id;
+    }
+    return all.subarray(0, n);
+  }
+  /** Whether id still holds a live conntrack (the cache may have changed since ids were taken). */
+  isLive(id: number): boolean {
+    const s = this.slab!;
+    if (id < 0 || id >= s.capacity || s.msgLen(id) < NETHDR_SIZE) return false;
+    if (this.compact) return (s.tag[id] & TAG_STATE) !== ObjState.DEAD;
+    const e = this.objects[id];
+    return e !== undefined && e.state !== ObjState.DEAD;
+  }
+  messageBuf(id: number): Uint8Array { return this.slab!.msgBuf(id); }
+  messageOff(id: number): number { return this.slab!.msgOff(id); }
+  messageLen(id: number): number { return this.slab!.msgLen(id); }
+  /** ms of the entry's last change */
+  lastUpdateOf(id: number): number { return this.compact ? this.updated[id] : this.objects[id]!.lastUpdate; }
+  /** The entry's Flow (the kept one, or rebuilt from its message). */
+  dataOf(id: number): Flow { return this.compact ? this.flowOf(id) : this.objects[id]!.data; }
 
   /** Bytes the binary storage holds (conntracks). */
   storageBytes(): number {

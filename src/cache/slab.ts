@@ -15,6 +15,8 @@ const SLOT = KEY_SIZE + MSG_INLINE;
 const CHUNK_BITS = 12;
 const CHUNK_IDS = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_IDS - 1;
+/** first size of the index (slots); it doubles from there */
+const TABLE_START = 1 << 15;
 /** message length marking a free id */
 const FREE = 0;
 
@@ -29,9 +31,9 @@ export class FlowSlab {
   private freeIds = new Int32Array(CHUNK_IDS);
   private freeTop = 0;
   private nextId = 0;
-  /** index: id + 1 per slot, 0 = empty */
-  private table = new Int32Array(1 << 12);
-  private mask = (1 << 12) - 1;
+  /** index: pairs (hash, id + 1) per slot, 0 = empty; the hash beside the id saves a memory access per probe */
+  private table = new Int32Array(2 * TABLE_START);
+  private mask = TABLE_START - 1;
   /** ids in the index */
   count = 0;
 
@@ -110,20 +112,22 @@ export class FlowSlab {
   find(key: Uint8Array, ko: number, hash: number): number {
     const t = this.table, m = this.mask;
     for (let i = hash & m; ; i = (i + 1) & m) {
-      const v = t[i];
+      const v = t[2 * i + 1];
       if (v === 0) return -1;
+      if (t[2 * i] !== hash) continue;
       const id = v - 1;
-      if (this.hash[id] === hash && keysEqual(this.chunks[id >>> CHUNK_BITS], (id & CHUNK_MASK) * SLOT, key, ko)) return id;
+      if (keysEqual(this.chunks[id >>> CHUNK_BITS], (id & CHUNK_MASK) * SLOT, key, ko)) return id;
     }
   }
 
   /** Puts id (its key and hash set, not in the index yet) into the index. */
   insert(id: number): void {
-    if ((this.count + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
-    const t = this.table, m = this.mask;
-    let i = this.hash[id] & m;
-    while (t[i] !== 0) i = (i + 1) & m;
-    t[i] = id + 1;
+    if ((this.count + 1) * 2 > this.mask + 1) this.rehash((this.mask + 1) * 2);
+    const t = this.table, m = this.mask, h = this.hash[id];
+    let i = h & m;
+    while (t[2 * i + 1] !== 0) i = (i + 1) & m;
+    t[2 * i] = h;
+    t[2 * i + 1] = id + 1;
     this.count++;
   }
 
@@ -132,7 +136,7 @@ export class FlowSlab {
     const t = this.table, m = this.mask;
     let i = this.hash[id] & m;
     for (;;) {
-      const v = t[i];
+      const v = t[2 * i + 1];
       if (v === 0) return false;
       if (v === id + 1) break;
       i = (i + 1) & m;
@@ -140,38 +144,35 @@ export class FlowSlab {
     // backward shift: move later members of the cluster into the hole when their home allows it
     let hole = i;
     for (let j = (i + 1) & m; ; j = (j + 1) & m) {
-      const v = t[j];
+      const v = t[2 * j + 1];
       if (v === 0) break;
-      const home = this.hash[v - 1] & m;
+      const home = t[2 * j] & m;
       // j's home is cyclically outside (hole, j]: it may move to the hole
       if (((j - home) & m) >= ((j - hole) & m)) {
-        t[hole] = v;
+        t[2 * hole] = t[2 * j];
+        t[2 * hole + 1] = v;
         hole = j;
       }
     }
-    t[hole] = 0;
+    t[2 * hole] = 0;
+    t[2 * hole + 1] = 0;
     this.count--;
     return true;
   }
 
-  private rehash(size: number): void {
+  private rehash(slots: number): void {
     const old = this.table;
-    this.table = new Int32Array(size);
-    this.mask = size - 1;
+    this.table = new Int32Array(2 * slots);
+    this.mask = slots - 1;
     const t = this.table, m = this.mask;
-    for (let k = 0; k < old.length; k++) {
-      const v = old[k];
+    for (let k = 0; k < old.length; k += 2) {
+      const v = old[k + 1];
       if (v === 0) continue;
-      let i = this.hash[v - 1] & m;
-      while (t[i] !== 0) i = (i + 1) & m;
-      t[i] = v;
+      let i = old[k] & m;
+      while (t[2 * i + 1] !== 0) i = (i + 1) & m;
+      t[2 * i] = old[k];
+      t[2 * i + 1] = v;
     }
-  }
-
-  /** Calls fn for every id in the index (in table order). fn must not change the index. */
-  forEach(fn: (id: number) => void): void {
-    const t = this.table;
-    for (let k = 0; k < t.length; k++) if (t[k] !== 0) fn(t[k] - 1);
   }
 
   /** Ids in the index, as a snapshot (safe to change the index while going through it). */
@@ -179,7 +180,7 @@ export class FlowSlab {
     const out = new Int32Array(this.count);
     let n = 0;
     const t = this.table;
-    for (let k = 0; k < t.length; k++) if (t[k] !== 0) out[n++] = t[k] - 1;
+    for (let k = 1; k < t.length; k += 2) if (t[k] !== 0) out[n++] = t[k] - 1;
     return out;
   }
 
@@ -193,8 +194,8 @@ export class FlowSlab {
     this.freeIds = new Int32Array(CHUNK_IDS);
     this.freeTop = 0;
     this.nextId = 0;
-    this.table = new Int32Array(1 << 12);
-    this.mask = (1 << 12) - 1;
+    this.table = new Int32Array(2 * TABLE_START);
+    this.mask = TABLE_START - 1;
     this.count = 0;
   }
 

@@ -113,7 +113,7 @@ async function report(f: FailoverLab, i: number, sw: SwitchResult, say: (m: stri
     const window = sw.vipUpAt !== undefined ? Math.round(c.at + c.ms - sw.vipUpAt) : undefined;
     say(`fw${i + 1} ctsync: committed ${c.committed} entries (${c.failed} failed) in ${c.ms.toFixed(1)} ms` +
       (window !== undefined ? `; from the virtual address up to the commit done: ${window} ms` : '') +
-      (g?.last ? `; commit guard held ${g.last.heldMs.toFixed(0)} ms, dropped ${g.last.dropped} packets` : ''));
+      (g?.last ? `; commit guard (armed since fw${i + 1} became BACKUP) dropped ${g.standbyDropped + g.last.dropped} packets, none rejected` : ''));
   }
 }
 

@@ -44,7 +44,14 @@ export const COMMANDS: Record<string, { usage: string; summary: string; details?
     summary: 'conntrackd 1.4.7\'s client, also when invoked through a link named conntrackd',
   },
   top: { usage: 'ctsync top', summary: 'live view of rates, caches, ring buffer, wire, loss, latency and VRRP state (q quits)' },
-  demo: { usage: 'ctsync demo', summary: 'the two-firewall lab with keepalived, real traffic and a failover (root)' },
+  demo: {
+    usage: 'ctsync demo [--connections N] [--streams N] [--udp N] [--failback] [--no-sync] [--no-guard]',
+    summary: 'the two-firewall lab with keepalived, real traffic and a failover (root)',
+    details: 'Builds namespaces with two firewalls running keepalived and ctsync, opens TCP connections (200, 20 of them\n' +
+      'streaming) and UDP flows (50) through the virtual address, stops keepalived on the master and checks every\n' +
+      'connection. --failback: then start it again. --no-sync: without ctsync (the connections die). Exit 0 when\n' +
+      'every connection survived. Everything is removed at the end, also on Ctrl-C.',
+  },
   version: { usage: 'ctsync --version', summary: 'print the version' },
   help: { usage: 'ctsync help [COMMAND]', summary: 'this overview, or one command in detail' },
 };

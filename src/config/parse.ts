@@ -31,7 +31,8 @@ export function parseConfig(text: string, format: 'auto' | 'set' | 'json' = 'aut
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    // the engine quotes the text around the error, newlines included: keep the issue on one line
+    const msg = (e instanceof Error ? e.message : String(e)).replace(/[\u0000-\u001f\u007f]+/g, ' ');
     return {
       ok: false, errors: [error('service conntrack-sync', `Invalid JSON: ${msg}`, '$')], warnings: [],
       format: 'json', origins: new Map(),

@@ -99,7 +99,8 @@ function quote(value: string): string {
 export function configToSetLines(c: Config): string[] {
   const lines: string[] = [];
   for (const n of nodeValues(configToRawTree(c))) {
-    const head = ['set', 'service', 'conntrack-sync', ...n.words].join(' ');
+    // a tag value (an interface name) is quoted only when the line would not read back without
+    const head = ['set', 'service', 'conntrack-sync', ...n.words.map((w) => (/^[^\s'"#]+$/.test(w) ? w : quote(w)))].join(' ');
     if (n.values.length === 0) lines.push(head);
     for (const v of n.values) lines.push(`${head} ${quote(v)}`);
   }

@@ -66,7 +66,8 @@ export class ControlServer {
       this.counters.badRequests++;
       return finish(sock, { ok: false, error: `bad request: ${(e as Error).message}` });
     }
-    const h = this.handlers[req.cmd];
+    // own properties only: "constructor" or "__proto__" are not commands
+    const h = Object.hasOwn(this.handlers, req.cmd) ? this.handlers[req.cmd] : undefined;
     if (!h) {
       this.counters.unknown++;
       return finish(sock, { ok: false, error: `unknown command "${req.cmd}"` });

@@ -289,6 +289,10 @@ export interface GuardStats {
   enabled: boolean;
   /** installed right now (a commit is running) */
   installed: boolean;
+  /** armed in its standby form (BACKUP, FAULT, STOP), how often, and what it dropped then */
+  standby: boolean;
+  standbyArms: number;
+  standbyDropped: number;
   installs: number;
   installFailed: number;
   removals: number;
@@ -299,8 +303,8 @@ export interface GuardStats {
   droppedPackets: number;
   droppedBytes: number;
   droppedByRule: { invalid: number; loose: number; udp: number };
-  /** the last guard: install time, how long it stood, packets dropped */
-  last?: { installMs: number; heldMs: number; dropped: number };
+  /** the last guard: when it was in place (epoch ms), install time, how long it stood, packets dropped */
+  last?: { at: number; installMs: number; heldMs: number; dropped: number };
 }
 
 /** External cache commits into the kernel (ctsync). */

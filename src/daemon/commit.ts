@@ -2,10 +2,13 @@
 // many creates per sendto, the event loop served between chunks, progress reported as it goes.
 import type { Flow, Expectation } from '../flow/flow.ts';
 import { STATUS } from '../flow/flow.ts';
-import type { Entry } from '../cache/cache.ts';
+import { Cache, type Entry } from '../cache/cache.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
 import type { Progress } from '../control/protocol.ts';
-import { errnoName } from '../kernel/libc.ts';
+import { E, errnoName } from '../kernel/libc.ts';
+import { NlWriter, NLM_F } from '../kernel/nlmsg.ts';
+import { SUBSYS_CT, CT_MSG, encodeFlow, familyToAf } from '../kernel/ctnetlink.ts';
+import { writeCreateFromWire, wireHasMaster, wireTimeout } from './commit-wire.ts';
 
 export interface CommitOptions {
   /** seconds every committed flow gets; 0 = the received timeout minus the time since it came */
@@ -49,38 +52,19 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
 
 export async function commit(
   ct: Conntrack,
-  flows: Iterable<Entry<'ct'>>,
+  flows: Iterable<Entry<'ct'>> | Cache<'ct'>,
   exps: Iterable<Entry<'exp'>>,
   opt: CommitOptions,
 ): Promise<CommitResult> {
   const t0 = performance.now();
   const now = opt.now ?? Date.now();
-  const chunk = opt.chunk ?? 4096;
-  const masters: Flow[] = [];
-  const related: Flow[] = [];
-  for (const e of flows) (e.data.master ? related : masters).push(forKernel(e, opt, now));
-  const all = [...masters, ...related];
   const res: CommitResult = { committed: 0, failed: 0, expectations: 0, expectationsFailed: 0, seconds: 0, errors: {} };
   const count = (errno: number) => {
     const n = errnoName(errno);
     res.errors[n] = (res.errors[n] ?? 0) + 1;
   };
-  for (let i = 0; i < all.length; i += chunk) {
-    const part = all.slice(i, i + chunk);
-    const c0 = performance.now();
-    const r = ct.create(part, { replace: true, liberal: true });
-    opt.chunkDone?.(part.length, (performance.now() - c0) / 1000);
-    res.committed += r.ok;
-    res.failed += r.failed.size;
-    for (const e of r.failed.values()) count(e);
-    const done = Math.min(i + chunk, all.length);
-    if (opt.progress) {
-      const s = (performance.now() - t0) / 1000;
-      const rate = done / Math.max(s, 1e-6);
-      opt.progress({ op: 'commit', done, total: all.length, rate: Math.round(rate), eta: (all.length - done) / rate });
-    }
-    if (done < all.length) await turn();
-  }
+  if (flows instanceof Cache) await commitStored(ct, flows, opt, now, t0, res, count);
+  else await commitFlows(ct, flows, opt, now, t0, res, count);
   const expList: Expectation[] = [];
   for (const e of exps) expList.push({ ...e.data, timeout: commitTimeoutOf(e, e.data, opt, now) });
   if (expList.length) {
@@ -91,4 +75,121 @@ export async function commit(
   }
   res.seconds = (performance.now() - t0) / 1000;
   return res;
+}
+
+function report(opt: CommitOptions, t0: number, done: number, total: number): void {
+  if (!opt.progress) return;
+  const s = (performance.now() - t0) / 1000;
+  const rate = done / Math.max(s, 1e-6);
+  opt.progress({ op: 'commit', done, total, rate: Math.round(rate), eta: (total - done) / rate });
+}
+
+/** Entries as Flows (any iterable of entries): many creates per sendto. */
+async function commitFlows(
+  ct: Conntrack, flows: Iterable<Entry<'ct'>>, opt: CommitOptions, now: number, t0: number,
+  res: CommitResult, count: (errno: number) => void,
+): Promise<void> {
+  const chunk = opt.chunk ?? 4096;
+  const masters: Flow[] = [];
+  const related: Flow[] = [];
+  for (const e of flows) (e.data.master ? related : masters).push(forKernel(e, opt, now));
+  const all = [...masters, ...related];
+  for (let i = 0; i < all.length; i += chunk) {
+    const part = all.slice(i, i + chunk);
+    const c0 = performance.now();
+    const r = ct.create(part, { replace: true, liberal: true });
+    opt.chunkDone?.(part.length, (performance.now() - c0) / 1000);
+    res.committed += r.ok;
+    res.failed += r.failed.size;
+    for (const e of r.failed.values()) count(e);
+    const done = Math.min(i + chunk, all.length);
+    report(opt, t0, done, all.length);
+    if (done < all.length) await turn();
+  }
+}
+
+/** Requests per sendto when committing stored messages (about 170 KB of requests). */
+const STORED_CHUNK = 1024;
+
+/**
+ * The cache's stored messages straight into create requests (commit-wire.ts), a batch per sendto,
+ * the event loop served between batches (the daemon's own events, the peer's messages); entries
+ * whose message the fast writer leaves alone take the Flow path. The kernel handles ctnetlink
+ * creates one at a time (under the nfnetlink mutex), so batches go out one after the other, from
+ * the daemon's own (real-time) thread. Clashes with existing entries (EEXIST) are replaced
+ * afterwards, as the Flow path does.
+ */
+async function commitStored(
+  ct: Conntrack, cache: Cache<'ct'>, opt: CommitOptions, now: number, t0: number,
+  res: CommitResult, count: (errno: number) => void,
+): Promise<void> {
+  const ids = cache.liveIds();
+  // masters before related flows (their master must exist in the kernel first)
+  const order = new Int32Array(ids.length);
+  let m = 0, r = ids.length;
+  for (const id of ids) {
+    if (wireHasMaster(cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id))) order[--r] = id;
+    else order[m++] = id;
+  }
+  order.subarray(r).reverse();
+  const total = order.length;
+  const w = new NlWriter(256 * 1024);
+  const timeoutOf = (id: number, t: number) => {
+    if (opt.commitTimeout > 0) return opt.commitTimeout;
+    if (t < 0) return FALLBACK_TIMEOUT * 3;
+    const left = Math.floor(t - (now - cache.lastUpdateOf(id)) / 1000);
+    return left > 0 ? left : FALLBACK_TIMEOUT;
+  };
+  const clash: number[] = [];
+  for (let i = 0; i < total; i += STORED_CHUNK) {
+    w.reset();
+    const end = Math.min(total, i + STORED_CHUNK);
+    const n = end - i;
+    const base = ct.reserveSeq(n);
+    let skipped = 0;
+    for (let j = i; j < end; j++) {
+      const id = order[j];
+      // messages received between batches may have removed it (or put another flow there)
+      if (!cache.isLive(id)) {
+        skipped++;
+        continue;
+      }
+      const b = cache.messageBuf(id), off = cache.messageOff(id), len = cache.messageLen(id);
+      const timeout = timeoutOf(id, wireTimeout(b, off, len));
+      const seq = (base + (j - i)) >>> 0;
+      if (!writeCreateFromWire(w, b, off, len, timeout, seq)) {
+        const f = cache.dataOf(id);
+        w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, seq, familyToAf(f.family));
+        encodeFlow(w, { ...f, status: f.status & ~STATUS.EXPECTED, timeout }, { create: true, liberal: true });
+        w.end();
+      }
+    }
+    if (w.len > 0) {
+      const c0 = performance.now();
+      const failed = ct.sendBatch(w.data(), base, n);
+      opt.chunkDone?.(n - skipped, (performance.now() - c0) / 1000);
+      for (const [idx, errno] of failed) {
+        if (errno === E.EEXIST) clash.push(order[i + idx]);
+        else {
+          res.failed++;
+          count(errno);
+        }
+      }
+      res.committed += n - skipped - failed.size;
+    }
+    report(opt, t0, end, total);
+    if (end < total) await turn();
+  }
+  if (clash.length) {
+    // entries the kernel already had: replaced (delete, then create), as conntrackd does
+    const again = clash.filter((id) => cache.isLive(id)).map((id) => {
+      const f = cache.dataOf(id);
+      const t = f.timeout === undefined ? -1 : f.timeout;
+      return { ...f, status: f.status & ~STATUS.EXPECTED, timeout: timeoutOf(id, t) };
+    });
+    const r2 = ct.create(again, { replace: true, liberal: true });
+    res.committed += r2.ok;
+    res.failed += r2.failed.size;
+    for (const e of r2.failed.values()) count(e);
+  }
 }

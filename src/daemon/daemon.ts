@@ -25,6 +25,7 @@ import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
 import { monotonicNs } from '../kernel/libc.ts';
+import { useRealtimeScheduling } from './sched.ts';
 import { ProgressMeter, formatProgress } from '../metrics/progress.ts';
 import type { Progress } from '../control/protocol.ts';
 
@@ -106,13 +107,19 @@ export class Daemon implements SyncHost, EventSink {
       commit: async () => {
         // a commit asked for by hand may be running: the new master waits for it, then commits
         while (this.commitRunning) await new Promise((r) => setTimeout(r, 10));
-        await this.commit();
+        try {
+          await this.commit();
+        } finally {
+          // a master keeps no guard, also when there was nothing to commit
+          this.guard.disarm('MASTER');
+        }
       },
       flushCaches: () => this.flushCaches('all'),
       resyncInternal: () => { this.resyncInternal(); },
       bulkSend: () => this.bulkSend(),
       schedulePurge: () => this.schedulePurge(),
       requestResync: () => this.requestResync(),
+      armGuard: () => { if (this.config.commitGuard && !this.injector) this.guard.arm(); },
       log: (level, msg) => this.logger.log(level, msg),
     });
     this.guard = new CommitGuard({
@@ -128,6 +135,8 @@ export class Daemon implements SyncHost, EventSink {
   async start(): Promise<void> {
     const c = this.config;
     this.logger.notice('-- starting in console mode --'.replace('console', 'daemon'));
+    // conntrackd's default: SCHED_RR 99, so that event bursts are read in time (sched.ts)
+    this.logger.notice(useRealtimeScheduling());
     this.dumpCt = new Conntrack();
     this.commitCt = new Conntrack();
     this.flushCt = new Conntrack();
@@ -152,6 +161,7 @@ export class Daemon implements SyncHost, EventSink {
     });
     await this.links.open((bytes, link) => {
       this.probes.datagram();
+      this.rxMs = Date.now();
       this.mode.receive(bytes, link);
       // the stored messages of this datagram (applyCtRaw): one clock reading for all of them
       if (this.rawCached) { this.probes.cached(this.rawCached); this.rawCached = 0; }
@@ -172,7 +182,7 @@ export class Daemon implements SyncHost, EventSink {
     clearTimeout(this.purgeTimer);
     clearTimeout(this.resyncTimer);
     this.mode?.stop();
-    this.guard.remove('daemon stopping');
+    this.guard.release('daemon stopping');
     this.guard.close();
     await this.fifo?.close();
     await this.source?.close();
@@ -278,7 +288,7 @@ export class Daemon implements SyncHost, EventSink {
       if (origin === this.commitCt.portid) {
         this.counters.eventsOwn++;
         if (type === EV.DESTROY) this.internal.removeKey(this.recKey);
-        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW);
+        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
         return true;
       }
       if (origin === this.flushCt.portid) {
@@ -289,7 +299,7 @@ export class Daemon implements SyncHost, EventSink {
     }
     const e = type === EV.DESTROY
       ? this.internal.killMessage(this.recKey, this.recMsg, n)
-      : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW);
+      : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
     if (e) this.enqueueLocal(e, kns);
     return true;
   }
@@ -388,11 +398,13 @@ export class Daemon implements SyncHost, EventSink {
    */
   applyCtRaw(type: 0 | 1 | 2, b: Uint8Array, off: number, len: number): number {
     if (this.injector || this.reconcile.active) return 0;
-    const r = this.external.applyWire(type, b, off, len);
+    const r = this.external.applyWire(type, b, off, len, this.rxMs);
     if (r > 0) this.rawCached++;
     return r;
   }
   private rawCached = 0;
+  /** when the datagram being applied arrived (the entries' update time) */
+  private rxMs = 0;
 
   applyExp(type: 3 | 4 | 5, exp: Expectation): void {
     this.reconcile.touchExp(exp);
@@ -440,7 +452,8 @@ export class Daemon implements SyncHost, EventSink {
     const guarded = this.config.commitGuard && this.external.size > 0 && this.guard.install();
     try {
       this.logger.notice('committing all external caches');
-      const r = await commit(this.commitCt, this.external.values(), this.externalExp.values(), {
+      // the cache itself: commit writes the requests from its stored messages (commit-wire.ts)
+      const r = await commit(this.commitCt, this.external, this.externalExp.values(), {
         commitTimeout: this.config.commitTimeout,
         progress: (p) => { progress?.(p); this.progressLog(p); },
         chunkDone: (n, s) => this.probes.commitChunk(n, s),
@@ -456,7 +469,8 @@ export class Daemon implements SyncHost, EventSink {
       this.logger.notice(`commit has taken ${r.seconds.toFixed(6)} seconds`);
       return r;
     } finally {
-      if (guarded) this.guard.remove();
+      // on a backup (a commit by hand) the guard goes back to its standby form
+      if (guarded) this.guard.remove('commit done', { standby: this.config.commitGuard && ['BACKUP', 'FAULT', 'STOP'].includes(this.failover.current ?? '') });
       this.commitRunning = false;
     }
   }
@@ -507,8 +521,7 @@ export class Daemon implements SyncHost, EventSink {
 
   /** `-B`: send every internal object to the peer. */
   bulkSend(progress?: (p: Progress) => void): void {
-    this.logger.notice('sending bulk update');
-    // one synchronous pass: the count and rate are reported at its end
+    // the sync mode logs "sending bulk update" itself; one synchronous pass: the count and rate are reported at its end
     const before = this.mode.stats.sndData;
     const meter = new ProgressMeter('bulk send', (p) => { progress?.(p); this.progressLog(p); });
     this.mode.bulkSend();
@@ -520,7 +533,7 @@ export class Daemon implements SyncHost, EventSink {
 
   /** `-n`: ask the peer for everything it has. */
   requestResync(): void {
-    this.logger.notice('resync requested');
+    // the sync mode logs "resync requested"
     this.mode.requestResync();
     this.mode.flush();
   }
@@ -601,11 +614,13 @@ export class Daemon implements SyncHost, EventSink {
       this.logger.notice(`filter updated: ${dropped} cached flows now ignored`);
     }
     this.logger.setSyslog(!next.disableSyslog);
+    this.logger.setFile(next.logFile);
     // keepalived notify-fifo or sync-group changed: read the new FIFO for the new group
     this.failover.syncGroup = next.failover.syncGroup;
-    if (old.keepalived.notifyFifo !== next.keepalived.notifyFifo || old.failover.syncGroup !== next.failover.syncGroup) {
+    if (old.keepalived.notifyFifo !== next.keepalived.notifyFifo) {
       try { this.openFifo(); } catch (e) { this.logger.error(`keepalived notify-fifo: ${(e as Error).message}`); }
-    }
+    } else if (this.fifo) this.fifo.syncGroup = next.failover.syncGroup;
+    if (!next.commitGuard) this.guard.disarm('commit-guard off');
     const msg = plan.changes.length ? `configuration reloaded: ${plan.changes.join(', ')}` : 'configuration reloaded: no change';
     this.logger.notice(msg);
     return msg;

@@ -60,8 +60,14 @@ export async function runDaemon(configPath: string): Promise<number> {
         throw new Error('the control socket paths cannot change on restart; stop and start ctsync');
       }
       await daemon.stop('restart requested');
+      const prev = daemon.failover;
       daemon = new Daemon(next, log);
       await daemon.start();
+      // keepalived will not repeat itself: keep the VRRP state, and a standby keeps its guard
+      const vrrp = daemon.failover.inherit(prev);
+      if (vrrp === 'BACKUP' || vrrp === 'FAULT' || vrrp === 'STOP') {
+        if (next.commitGuard && !daemon.injector) daemon.guard.arm();
+      }
       daemon.requestResync();
       daemon.bulkSend();
       await metrics.apply(daemon.config.metricsAddress);

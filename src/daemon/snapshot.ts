@@ -93,7 +93,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
     commit: {
       running: d.commitRunning, commits: d.counters.commits, committed: d.counters.committed, failed: d.counters.commitFailed,
       ...(d.lastCommit ? { last: d.lastCommit } : {}),
-      guard: { enabled: d.config.commitGuard, installed: d.guard.installed, ...d.guard.counters },
+      guard: { enabled: d.config.commitGuard, installed: d.guard.installed, standby: d.guard.standby, ...d.guard.counters },
     },
     reconcile: { ...d.reconcile.counters },
   };

@@ -15,7 +15,9 @@
 // The guard matches by protocol state, not by tuple: loading the external cache's tuples into an
 // nft set takes seconds for 100,000 flows (docs/failover.md), far longer than the commit it would
 // protect, while these few rules load in well under a millisecond whatever the table size.
-// preciseGuardRuleset() builds the tuple-matching variant, for that measurement.
+// preciseGuardRuleset() builds the tuple-matching variant, for that measurement. And since even a
+// millisecond transaction can stretch under load just when keepalived moves the addresses, a
+// narrower form is armed ahead of time on the standby (GuardStage).
 import type { Flow, Tuple } from '../flow/flow.ts';
 import { IPPROTO } from '../flow/flow.ts';
 
@@ -35,6 +37,7 @@ export type GuardRule = keyof typeof GUARD_RULES;
 // ---- nf_tables expressions (linux/netfilter/nf_tables.h) ----
 
 export const META = { NFPROTO: 15, L4PROTO: 16, IIFNAME: 6 } as const;
+export const FIB = { RESULT_ADDRTYPE: 3, F_DADDR: 2, RTN_LOCAL: 2 } as const;
 export const CT_KEY = { STATE: 0 } as const;
 export const CMP = { EQ: 0, NEQ: 1, LT: 2, LTE: 3, GT: 4, GTE: 5 } as const;
 export const PAYLOAD_BASE = { TRANSPORT: 2 } as const;
@@ -47,6 +50,7 @@ const NFPROTO_IPV6 = 10;
 export type Expr =
   | { op: 'meta'; key: number }
   | { op: 'ct'; key: number }
+  | { op: 'fib'; result: number; flags: number }
   | { op: 'payload'; base: number; offset: number; len: number }
   | { op: 'bitwise'; mask: Uint8Array }
   | { op: 'cmp'; cmp: number; data: Uint8Array }
@@ -81,21 +85,32 @@ function ifname(name: string): Uint8Array {
   return b;
 }
 
+/**
+ * standby: armed on a BACKUP, FAULT or STOPped node, so that it is already in place when the
+ * virtual addresses arrive; only forwarded traffic, only TCP and INVALID packets: the node's own
+ * services and sessions (SSH, SNMP, DNS, a session whose entry the purge removed) are untouched.
+ * commit: while the commit runs, everything, local destinations and new UDP flows included.
+ */
+export type GuardStage = 'standby' | 'commit';
+
 export interface GuardRulesetOptions {
   table?: string;
   /** interfaces never guarded: the dedicated sync links, so the peer's messages always pass */
   exemptInterfaces?: readonly string[];
+  /** default commit */
+  stage?: GuardStage;
 }
 
 const quoteIf = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
 const drop = (): Expr[] => [{ op: 'counter' }, { op: 'verdict', code: VERDICT.DROP }];
 
 /**
- * The guard installed while a commit runs: drops packets conntrack could not place (INVALID),
- * TCP segments other than a bare SYN that would start a new entry, and new UDP flows (a reply of
- * a flow not committed yet looks like one). New TCP connections (SYN) and ICMP echo requests
- * pass, and so do the sync links and ICMPv6 from type 130 on (neighbour discovery, MLD), which
- * carry no connection state.
+ * The guard's rules. Both forms drop packets conntrack could not place (INVALID) and TCP
+ * segments other than a bare SYN that would start a new entry; the commit form also drops new UDP
+ * flows (a reply of a flow not committed yet looks like one), the standby form lets everything
+ * addressed to the node itself through. New TCP connections (SYN) and ICMP echo requests pass,
+ * and so do the sync links and ICMPv6 from type 130 on (neighbour discovery, MLD), which carry
+ * no connection state.
  */
 export function guardRules(opt: GuardRulesetOptions = {}): RuleSpec[] {
   const rules: RuleSpec[] = [];
@@ -114,6 +129,15 @@ export function guardRules(opt: GuardRulesetOptions = {}): RuleSpec[] {
       { op: 'verdict', code: VERDICT.ACCEPT },
     ],
   });
+  if (opt.stage === 'standby') {
+    rules.push({
+      text: 'fib daddr type local accept',
+      exprs: [
+        { op: 'fib', result: FIB.RESULT_ADDRTYPE, flags: FIB.F_DADDR }, { op: 'cmp', cmp: CMP.EQ, data: u32host(FIB.RTN_LOCAL) },
+        { op: 'verdict', code: VERDICT.ACCEPT },
+      ],
+    });
+  }
   rules.push({
     text: `ct state invalid counter drop comment "${GUARD_RULES.invalid}"`,
     exprs: [...ctState(CT_STATE.INVALID), ...drop()],
@@ -129,6 +153,7 @@ export function guardRules(opt: GuardRulesetOptions = {}): RuleSpec[] {
     ],
     comment: 'loose',
   });
+  if (opt.stage === 'standby') return rules;
   for (const [name, p] of [['udp', IPPROTO.UDP], ['udplite', IPPROTO.UDPLITE]] as const) {
     rules.push({
       text: `ct state new meta l4proto ${name} counter drop comment "${GUARD_RULES.udp}"`,

@@ -13,10 +13,12 @@ export interface FailoverActions {
   bulkSend(): void;
   schedulePurge(): void;
   requestResync(): void;
+  /** the commit guard's standby form (src/failover/guard.ts), when commit-guard is on */
+  armGuard(): void;
   log(level: 'notice' | 'warning' | 'ERROR', msg: string): void;
 }
 
-export type Step = 'commit' | 'flush' | 'resync' | 'bulk-send' | 'purge' | 'request-resync';
+export type Step = 'commit' | 'flush' | 'resync' | 'bulk-send' | 'purge' | 'request-resync' | 'arm-guard';
 
 /**
  * The steps of each transition, in order (conntrackd's primary-backup.sh and VyOS's
@@ -24,12 +26,14 @@ export type Step = 'commit' | 'flush' | 'resync' | 'bulk-send' | 'purge' | 'requ
  * STOP: keepalived stopping sends no BACKUP (only STOP) while the peer takes the addresses, so the
  * node behaves as a backup: its kernel entries are purged unless it becomes MASTER again within
  * purge-timeout, and its external cache is refilled from the new master for a later failback.
+ * A node that is not master arms the commit guard first: keepalived will put the addresses up
+ * before it tells ctsync, and the guard must already be there then.
  */
 export const STEPS: Readonly<Record<VrrpState, readonly Step[]>> = {
   MASTER: ['commit', 'flush', 'resync', 'bulk-send'],
-  BACKUP: ['purge', 'request-resync'],
-  FAULT: ['purge'],
-  STOP: ['purge', 'request-resync'],
+  BACKUP: ['arm-guard', 'purge', 'request-resync'],
+  FAULT: ['arm-guard', 'purge'],
+  STOP: ['arm-guard', 'purge', 'request-resync'],
 };
 
 export interface Transition {
@@ -45,7 +49,10 @@ export interface Transition {
 }
 
 export class FailoverMachine {
+  /** the state of the last transition done */
   state: VrrpState | undefined;
+  /** the state of the transition running now, else of the last one done */
+  current: VrrpState | undefined;
   last: Transition | undefined;
   readonly history: Transition[] = [];
   transitions = 0;
@@ -53,6 +60,20 @@ export class FailoverMachine {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(public syncGroup: string, private readonly act: FailoverActions) {}
+
+  /**
+   * Takes over what a previous machine knew (`ctsync restart` builds a new daemon while keepalived
+   * says nothing): the state and the record, without running any step again. Returns the state.
+   */
+  inherit(prev: FailoverMachine): VrrpState | undefined {
+    this.state = prev.state;
+    this.current = prev.state;
+    this.last = prev.last;
+    this.history.push(...prev.history);
+    this.transitions = prev.transitions;
+    this.failures = prev.failures;
+    return this.state;
+  }
 
   /** Queues a transition; the promise settles when its work is done (it never rejects). */
   transition(state: VrrpState, source: string): Promise<Transition> {
@@ -70,11 +91,13 @@ export class FailoverMachine {
       case 'bulk-send': return this.act.bulkSend();
       case 'purge': return this.act.schedulePurge();
       case 'request-resync': return this.act.requestResync();
+      case 'arm-guard': return this.act.armGuard();
     }
   }
 
   private async run(t: Transition): Promise<void> {
     const started = performance.now();
+    this.current = t.state;
     this.act.log('notice', `transitioning to ${t.state} state for VRRP sync-group [${this.syncGroup}] (${t.source})`);
     const errors: string[] = [];
     // a failed step does not stop the next ones: a new master that could not commit must still

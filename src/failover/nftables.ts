@@ -49,6 +49,7 @@ export function encodeExpr(w: NlWriter, e: Expr): void {
   switch (e.op) {
     case 'meta': w.u32be(1 /* DREG */, REG_1); w.u32be(2 /* KEY */, e.key); break;
     case 'ct': w.u32be(1 /* DREG */, REG_1); w.u32be(2 /* KEY */, e.key); break;
+    case 'fib': w.u32be(1 /* DREG */, REG_1); w.u32be(2 /* RESULT */, e.result); w.u32be(3 /* FLAGS */, e.flags); break;
     case 'payload':
       w.u32be(1 /* DREG */, REG_1); w.u32be(2 /* BASE */, e.base); w.u32be(3 /* OFFSET */, e.offset); w.u32be(4 /* LEN */, e.len);
       break;
@@ -140,9 +141,7 @@ export class NfTables {
 
   /** Sends the batch in `w`; waits for `acks` acknowledgements or the first error. */
   private commitBatch(op: string, acks: number, first: number): void {
-    const ts = performance.now();
     this.sock.send(this.w.data());
-    process.stderr.write(`TIMING send ${(performance.now() - ts).toFixed(2)}\n`);
     let got = 0;
     while (got < acks) {
       const n = this.sock.recv();
@@ -163,14 +162,11 @@ export class NfTables {
 
   /** Creates (or replaces) the table with its base chain and rules, atomically. */
   installTable(s: ChainSpec): void {
-    const t0 = performance.now();
     this.w.reset();
     const first = this.seq;
     const acks = encodeTableBatch(this.w, s, first);
     this.seq += acks + 2;
-    const t1 = performance.now();
     this.commitBatch(`install table inet ${s.table}`, acks, first);
-    process.stderr.write(`TIMING encode ${(t1 - t0).toFixed(2)} batch ${(performance.now() - t1).toFixed(2)}\n`);
   }
 
   /** Deletes the table; false when there was none (a failed batch costs the kernel ~10 ms). */

@@ -163,6 +163,24 @@ export class Conntrack {
     }
   }
 
+  /** Reserves `n` sequence numbers for requests the caller builds itself; returns the first. */
+  reserveSeq(n: number): number {
+    const base = this.seq;
+    this.seq = (this.seq + n) >>> 0;
+    return base;
+  }
+
+  /**
+   * Sends requests the caller built (count messages, sequence numbers base..base+count-1, no
+   * NLM_F_ACK) in one sendto; returns the failures (message index -> errno).
+   */
+  sendBatch(data: Uint8Array, base: number, count: number): Map<number, number> {
+    this.sock.send(data);
+    const failed = new Map<number, number>();
+    this.collectErrors(base, 0, count, failed);
+    return failed;
+  }
+
   /** Creates conntracks; existing ones fail with EEXIST unless `replace` (then: delete, create). */
   create(flows: readonly Flow[], opt: { replace?: boolean; liberal?: boolean } = {}): BatchResult {
     const enc: EncodeOptions = { create: true, liberal: opt.liberal };

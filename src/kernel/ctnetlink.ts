@@ -59,12 +59,35 @@ const tSub = new AttrTable(5);
 const tExp = new AttrTable(11);
 const tExpNat = new AttrTable(2);
 
+// Least payload length of the attributes read as numbers, as [type, bytes, ...] per level: a
+// shorter one would be read past its end (the kernel never sends one; a fuzzer does).
+const S_TUPLE = [CTA_TUPLE.ZONE, 2];
+const S_PROTO = [CTA_PROTO.NUM, 1, CTA_PROTO.SRC_PORT, 2, CTA_PROTO.DST_PORT, 2, CTA_PROTO.ICMP_ID, 2, CTA_PROTO.ICMP_TYPE, 1,
+  CTA_PROTO.ICMP_CODE, 1, CTA_PROTO.ICMPV6_ID, 2, CTA_PROTO.ICMPV6_TYPE, 1, CTA_PROTO.ICMPV6_CODE, 1];
+const S_TOP = [CTA.STATUS, 4, CTA.TIMEOUT, 4, CTA.MARK, 4, CTA.USE, 4, CTA.ID, 4, CTA.SECMARK, 4, CTA.ZONE, 2];
+const S_COUNTERS = [CTA_COUNTERS.PACKETS, 8, CTA_COUNTERS.BYTES, 8, CTA_COUNTERS.PACKETS32, 4, CTA_COUNTERS.BYTES32, 4];
+const S_SEQADJ = [CTA_SEQADJ.CORRECTION_POS, 4, CTA_SEQADJ.OFFSET_BEFORE, 4, CTA_SEQADJ.OFFSET_AFTER, 4];
+const S_SYNPROXY = [CTA_SYNPROXY.ISN, 4, CTA_SYNPROXY.ITS, 4, CTA_SYNPROXY.TSOFF, 4];
+const S_TS = [CTA_TS.START, 8, CTA_TS.STOP, 8];
+const S_TCP = [CTA_TCP.STATE, 1, CTA_TCP.WSCALE_ORIG, 1, CTA_TCP.WSCALE_REPLY, 1, CTA_TCP.FLAGS_ORIG, 1, CTA_TCP.FLAGS_REPLY, 1];
+const S_SCTP = [CTA_SCTP.STATE, 1, CTA_SCTP.VTAG_ORIG, 4, CTA_SCTP.VTAG_REPLY, 4];
+const S_DCCP = [CTA_DCCP.STATE, 1, CTA_DCCP.ROLE, 1, CTA_DCCP.HANDSHAKE_SEQ, 8];
+const S_EXP = [CTA_EXPECT.TIMEOUT, 4, CTA_EXPECT.ID, 4, CTA_EXPECT.ZONE, 2, CTA_EXPECT.FLAGS, 4, CTA_EXPECT.CLASS, 4];
+const S_EXPNAT = [CTA_EXPECT_NAT.DIR, 4];
+
+function sized(t: AttrTable, min: readonly number[]): void {
+  for (let i = 0; i < min.length; i += 2) {
+    if (t.at[min[i]] >= 0 && t.len[min[i]] < min[i + 1]) throw new DecodeError(`attribute ${min[i]} of ${t.len[min[i]]} bytes, ${min[i + 1]} needed`);
+  }
+}
+
 const u8 = (dv: DataView, o: number) => dv.getUint8(o);
 const u16 = (dv: DataView, o: number) => dv.getUint16(o, false);
 const u32 = (dv: DataView, o: number) => dv.getUint32(o, false);
 
 function decodeTuple(dv: DataView, start: number, len: number, out?: Tuple): Tuple {
   if (!tTuple.parse(dv, start, start + len)) throw new DecodeError('malformed tuple');
+  sized(tTuple, S_TUPLE);
   const t: Tuple = out ?? { src: '', dst: '', proto: 0 };
   const ipAt = tTuple.at[CTA_TUPLE.IP], protoAt = tTuple.at[CTA_TUPLE.PROTO];
   const zoneAt = tTuple.at[CTA_TUPLE.ZONE];
@@ -83,6 +106,7 @@ function decodeTuple(dv: DataView, start: number, len: number, out?: Tuple): Tup
   if (!tProto.parse(dv, protoAt, protoAt + protoLen) || tProto.at[CTA_PROTO.NUM] < 0) {
     throw new DecodeError('malformed tuple protocol');
   }
+  sized(tProto, S_PROTO);
   const P = tProto.at;
   t.proto = u8(dv, P[CTA_PROTO.NUM]);
   if (P[CTA_PROTO.SRC_PORT] >= 0) t.sport = u16(dv, P[CTA_PROTO.SRC_PORT]);
@@ -101,6 +125,7 @@ function decodeTuple(dv: DataView, start: number, len: number, out?: Tuple): Tup
 
 function decodeCounters(dv: DataView, start: number, len: number) {
   if (!tSub.parse(dv, start, start + len)) throw new DecodeError('malformed counters');
+  sized(tSub, S_COUNTERS);
   const num = (a: number, a32: number) =>
     tSub.at[a] >= 0 ? Number(dv.getBigUint64(tSub.at[a], false)) : tSub.at[a32] >= 0 ? u32(dv, tSub.at[a32]) : 0;
   return { packets: num(CTA_COUNTERS.PACKETS, CTA_COUNTERS.PACKETS32), bytes: num(CTA_COUNTERS.BYTES, CTA_COUNTERS.BYTES32) };
@@ -108,6 +133,7 @@ function decodeCounters(dv: DataView, start: number, len: number) {
 
 function decodeSeqAdj(dv: DataView, start: number, len: number) {
   if (!tSub.parse(dv, start, start + len)) throw new DecodeError('malformed seq adjustment');
+  sized(tSub, S_SEQADJ);
   const g = (a: number) => (tSub.at[a] >= 0 ? u32(dv, tSub.at[a]) : 0);
   return {
     correctionPos: g(CTA_SEQADJ.CORRECTION_POS),
@@ -122,6 +148,7 @@ function decodeSeqAdj(dv: DataView, start: number, len: number) {
  */
 export function decodeFlow(dv: DataView, start: number, end: number, af: number): Flow {
   if (!tTop.parse(dv, start, end)) throw new DecodeError('malformed conntrack attributes');
+  sized(tTop, S_TOP);
   const A = tTop.at, L = tTop.len;
   if (A[CTA.TUPLE_ORIG] < 0) throw new DecodeError('conntrack message without original tuple');
   // nested levels parse into tables of their own, so tTop stays valid throughout
@@ -157,11 +184,13 @@ export function decodeFlow(dv: DataView, start: number, end: number, af: number)
   }
   if (at[CTA.SYNPROXY] >= 0) {
     if (!tSub.parse(dv, at[CTA.SYNPROXY], at[CTA.SYNPROXY] + len[CTA.SYNPROXY])) throw new DecodeError('malformed synproxy');
+    sized(tSub, S_SYNPROXY);
     const g = (a: number) => (tSub.at[a] >= 0 ? u32(dv, tSub.at[a]) : 0);
     f.synproxy = { isn: g(CTA_SYNPROXY.ISN), its: g(CTA_SYNPROXY.ITS), tsoff: g(CTA_SYNPROXY.TSOFF) };
   }
   if (at[CTA.TIMESTAMP] >= 0) {
     if (!tSub.parse(dv, at[CTA.TIMESTAMP], at[CTA.TIMESTAMP] + len[CTA.TIMESTAMP])) throw new DecodeError('malformed timestamp');
+    sized(tSub, S_TS);
     if (tSub.at[CTA_TS.START] >= 0) f.timestampStart = dv.getBigUint64(tSub.at[CTA_TS.START], false);
     if (tSub.at[CTA_TS.STOP] >= 0) f.timestampStop = dv.getBigUint64(tSub.at[CTA_TS.STOP], false);
   }
@@ -179,6 +208,7 @@ function decodeProtoinfo(dv: DataView, start: number, len: number, f: Flow): voi
   const I = tInfo.at;
   if (I[CTA_PROTOINFO.TCP] >= 0) {
     if (!tInfo2.parse(dv, I[CTA_PROTOINFO.TCP], I[CTA_PROTOINFO.TCP] + tInfo.len[CTA_PROTOINFO.TCP])) throw new DecodeError('malformed tcp info');
+    sized(tInfo2, S_TCP);
     const T = tInfo2.at;
     f.tcp = { state: T[CTA_TCP.STATE] >= 0 ? u8(dv, T[CTA_TCP.STATE]) : 0 };
     if (T[CTA_TCP.WSCALE_ORIG] >= 0) f.tcp.wscaleOrig = u8(dv, T[CTA_TCP.WSCALE_ORIG]);
@@ -187,12 +217,14 @@ function decodeProtoinfo(dv: DataView, start: number, len: number, f: Flow): voi
     if (T[CTA_TCP.FLAGS_REPLY] >= 0) f.tcp.flagsReply = u8(dv, T[CTA_TCP.FLAGS_REPLY]);
   } else if (I[CTA_PROTOINFO.SCTP] >= 0) {
     if (!tInfo2.parse(dv, I[CTA_PROTOINFO.SCTP], I[CTA_PROTOINFO.SCTP] + tInfo.len[CTA_PROTOINFO.SCTP])) throw new DecodeError('malformed sctp info');
+    sized(tInfo2, S_SCTP);
     const S = tInfo2.at;
     f.sctp = { state: S[CTA_SCTP.STATE] >= 0 ? u8(dv, S[CTA_SCTP.STATE]) : 0 };
     if (S[CTA_SCTP.VTAG_ORIG] >= 0) f.sctp.vtagOrig = u32(dv, S[CTA_SCTP.VTAG_ORIG]);
     if (S[CTA_SCTP.VTAG_REPLY] >= 0) f.sctp.vtagReply = u32(dv, S[CTA_SCTP.VTAG_REPLY]);
   } else if (I[CTA_PROTOINFO.DCCP] >= 0) {
     if (!tInfo2.parse(dv, I[CTA_PROTOINFO.DCCP], I[CTA_PROTOINFO.DCCP] + tInfo.len[CTA_PROTOINFO.DCCP])) throw new DecodeError('malformed dccp info');
+    sized(tInfo2, S_DCCP);
     const D = tInfo2.at;
     f.dccp = { state: D[CTA_DCCP.STATE] >= 0 ? u8(dv, D[CTA_DCCP.STATE]) : 0 };
     if (D[CTA_DCCP.ROLE] >= 0) f.dccp.role = u8(dv, D[CTA_DCCP.ROLE]);
@@ -212,6 +244,7 @@ function cstring(dv: DataView, o: number, n: number): string {
 
 export function decodeExpectation(dv: DataView, start: number, end: number, af: number): Expectation {
   if (!tExp.parse(dv, start, end)) throw new DecodeError('malformed expectation attributes');
+  sized(tExp, S_EXP);
   const at = tExp.at, len = tExp.len;
   if (at[CTA_EXPECT.MASTER] < 0 || at[CTA_EXPECT.TUPLE] < 0 || at[CTA_EXPECT.MASK] < 0) {
     throw new DecodeError('expectation without master, tuple or mask');
@@ -231,6 +264,7 @@ export function decodeExpectation(dv: DataView, start: number, end: number, af: 
   if (at[CTA_EXPECT.FN] >= 0) e.fn = cstring(dv, at[CTA_EXPECT.FN], len[CTA_EXPECT.FN]);
   if (at[CTA_EXPECT.NAT] >= 0) {
     if (!tExpNat.parse(dv, at[CTA_EXPECT.NAT], at[CTA_EXPECT.NAT] + len[CTA_EXPECT.NAT])) throw new DecodeError('malformed expectation nat');
+    sized(tExpNat, S_EXPNAT);
     const dirAt = tExpNat.at[CTA_EXPECT_NAT.DIR], tupAt = tExpNat.at[CTA_EXPECT_NAT.TUPLE], tupLen = tExpNat.len[CTA_EXPECT_NAT.TUPLE];
     if (tupAt >= 0) e.nat = { dir: dirAt >= 0 ? u32(dv, dirAt) : 0, tuple: decodeTuple(dv, tupAt, tupLen) };
   }
@@ -290,7 +324,7 @@ function encodeSeqAdj(w: NlWriter, type: number, s: { correctionPos: number; off
 
 // The kernel refuses (EBUSY) a status that differs from its own in EXPECTED, CONFIRMED or DYING,
 // and marks created entries CONFIRMED before it looks; the NAT bits it ignores and derives itself.
-const statusForKernel = (s: number) =>
+export const statusForKernel = (s: number): number =>
   ((s & ~(STATUS.EXPECTED | STATUS.DYING | STATUS.TEMPLATE | STATUS.UNTRACKED)) | STATUS.CONFIRMED) >>> 0;
 
 export interface EncodeOptions {
@@ -303,6 +337,8 @@ export interface EncodeOptions {
 }
 
 const IP_CT_TCP_FLAG_BE_LIBERAL = 0x08;
+/** struct nf_ct_tcp_flags { u8 flags; u8 mask; }: "be liberal", for CTA_TCP_FLAGS_ORIG/REPLY */
+export const LIBERAL = new Uint8Array([IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL]);
 
 /** Writes the attributes of a conntrack create/update/delete/get request for f. */
 export function encodeFlow(w: NlWriter, f: Flow, opt: EncodeOptions = {}): void {
@@ -335,10 +371,8 @@ export function encodeFlow(w: NlWriter, f: Flow, opt: EncodeOptions = {}): void 
       if (f.tcp.wscaleOrig !== undefined) w.u8(CTA_TCP.WSCALE_ORIG, f.tcp.wscaleOrig);
       if (f.tcp.wscaleReply !== undefined) w.u8(CTA_TCP.WSCALE_REPLY, f.tcp.wscaleReply);
       if (opt.liberal) {
-        // struct nf_ct_tcp_flags { u8 flags; u8 mask; }
-        const fl = new Uint8Array([IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL]);
-        w.bytes(CTA_TCP.FLAGS_ORIG, fl);
-        w.bytes(CTA_TCP.FLAGS_REPLY, fl);
+        w.bytes(CTA_TCP.FLAGS_ORIG, LIBERAL);
+        w.bytes(CTA_TCP.FLAGS_REPLY, LIBERAL);
       }
       w.nestEnd();
     } else if (f.sctp) {

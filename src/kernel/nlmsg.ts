@@ -82,11 +82,18 @@ export class NlWriter {
     return o + 4;
   }
 
-  u8(type: number, v: number): void { this.buf[this.hdr(type, 1)] = v; }
-  u16be(type: number, v: number): void { this.dv.setUint16(this.hdr(type, 2), v, false); }
-  u32be(type: number, v: number): void { this.dv.setUint32(this.hdr(type, 4), v >>> 0, false); }
-  u64be(type: number, v: bigint | number): void { this.dv.setBigUint64(this.hdr(type, 8), BigInt(v), false); }
-  bytes(type: number, b: Uint8Array): void { this.buf.set(b, this.hdr(type, b.length)); }
+  // hdr() may grow (replace) the buffer: take its offset before touching this.buf / this.dv
+  u8(type: number, v: number): void { const o = this.hdr(type, 1); this.buf[o] = v; }
+  u16be(type: number, v: number): void { const o = this.hdr(type, 2); this.dv.setUint16(o, v, false); }
+  u32be(type: number, v: number): void { const o = this.hdr(type, 4); this.dv.setUint32(o, v >>> 0, false); }
+  u64be(type: number, v: bigint | number): void { const o = this.hdr(type, 8); this.dv.setBigUint64(o, BigInt(v), false); }
+  bytes(type: number, b: Uint8Array): void { const o = this.hdr(type, b.length); this.buf.set(b, o); }
+  /** An attribute whose payload is src[so..so+n) (no subarray to allocate). */
+  copy(type: number, src: Uint8Array, so: number, n: number): void {
+    const o = this.hdr(type, n);
+    const b = this.buf;
+    for (let i = 0; i < n; i++) b[o + i] = src[so + i];
+  }
   cstr(type: number, s: string): void {
     const o = this.hdr(type, s.length + 1);
     for (let i = 0; i < s.length; i++) this.buf[o + i] = s.charCodeAt(i) & 0xff;

@@ -45,8 +45,17 @@ let asyncPoll: ((fds: Int32Array, n: number, timeout: number, cb: (err: unknown,
  */
 export function watchReadable(fd: number, onReadable: () => void): Watch {
   if (!deno) {
-    const h = koffi.node.poll(fd, { readable: true }, () => onReadable());
-    return { close: async () => { h.stop(); h.close(); } };
+    let open = true;
+    // libuv stops a poll handle that reports POLLERR (a netlink socket with ENOBUFS pending does)
+    // and calls back with a negative status: read the error, then watch again
+    const cb = (status: unknown) => {
+      onReadable();
+      if (open && typeof status === 'number' && status < 0) {
+        try { h.start({ readable: true }, cb as never); } catch { /* fd gone: nothing to watch */ }
+      }
+    };
+    const h = koffi.node.poll(fd, { readable: true }, cb as never);
+    return { close: async () => { open = false; h.stop(); h.close(); } };
   }
   if (!asyncPoll) {
     const libc = koffi.load('libc.so.6');
@@ -69,6 +78,13 @@ export function watchReadable(fd: number, onReadable: () => void): Watch {
   loop();
   return { close: async () => { open = false; await finished; } };
 }
+
+/**
+ * Whether node:dgram puts datagrams on the wire in the order send() was called. Deno 2's puts
+ * the datagrams queued in one turn of the event loop out in reverse order (and calls back in that
+ * order); a sync link there sends one datagram at a time.
+ */
+export const dgramSendsInOrder: boolean = !deno;
 
 /** Deno maps some socket errors to UNKNOWN/EINVAL where Node names them; give both one name. */
 export function errorCode(err: unknown): string {

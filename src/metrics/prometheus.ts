@@ -173,6 +173,9 @@ export function renderMetrics(s: Snapshot, latency: readonly Latency[] = []): st
   if (gd) {
     x.gauge('ctsync_commit_guard_enabled', 'commit-guard is configured (1).', one(gd.enabled ? 1 : 0));
     x.gauge('ctsync_commit_guard_installed', 'The nftables commit guard stands right now (1).', one(gd.installed ? 1 : 0));
+    x.gauge('ctsync_commit_guard_standby', 'The guard stands in its standby form (BACKUP, FAULT, STOP) (1).', one(gd.standby ? 1 : 0));
+    x.counter('ctsync_commit_guard_standby_arms_total', 'Times the standby form of the guard was armed.', one(gd.standbyArms));
+    x.counter('ctsync_commit_guard_standby_dropped_packets_total', 'Packets the guard dropped in its standby form.', one(gd.standbyDropped));
     x.counter('ctsync_commit_guard_installs_total', 'Commit guard installations, by result.', [[{ result: 'ok' }, gd.installs], [{ result: 'failed' }, gd.installFailed]]);
     x.counter('ctsync_commit_guard_removals_total', 'Commit guard removals, by result.', [[{ result: 'ok' }, gd.removals], [{ result: 'failed' }, gd.removeFailed]]);
     x.counter('ctsync_commit_guard_leftovers_total', 'Guard tables found at start, left by a daemon stopped during a commit.', one(gd.leftovers));
@@ -181,6 +184,7 @@ export function renderMetrics(s: Snapshot, latency: readonly Latency[] = []): st
     x.counter('ctsync_commit_guard_rule_dropped_packets_total', 'Packets the commit guard dropped, by rule.',
       Object.entries(gd.droppedByRule).map(([rule, v]) => [{ rule }, v]));
     if (gd.last) {
+      x.gauge('ctsync_commit_guard_last_timestamp_seconds', 'When the last guard was installed, Unix time.', one(gd.last.at / 1000));
       x.gauge('ctsync_commit_guard_last_install_seconds', 'Time the last guard took to install.', one(gd.last.installMs / 1000));
       x.gauge('ctsync_commit_guard_last_held_seconds', 'Time the last guard stood.', one(gd.last.heldMs / 1000));
       x.gauge('ctsync_commit_guard_last_dropped_packets', 'Packets the last guard dropped.', one(gd.last.dropped));

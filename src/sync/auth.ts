@@ -7,9 +7,9 @@
 //
 // The HMAC covers a context label, the messages, the sender id and the counter, under the shared
 // key read from the key file. The sender id is random per process: a node refuses datagrams that
-// carry its own id (its own traffic reflected back at it). The counter is strictly increasing and
-// starts from the wall clock in microseconds, so it keeps increasing across restarts without any
-// state on disk. The receiver keeps, per link, the highest counter accepted and a 1024-datagram
+// carry its own id (its own traffic reflected back at it). The counter goes up by one per datagram
+// from the wall clock in microseconds at the first one, so it keeps increasing across restarts
+// without any state on disk. The receiver keeps, per link, the highest counter accepted and a 1024-datagram
 // window below it: a datagram whose counter was already seen, or fell out of the window, is a
 // replay and is refused. The tag is checked before the window moves, so forged datagrams cannot
 // push it. Every refusal is counted on the link.
@@ -112,6 +112,9 @@ export class Authenticator {
     this.key = key;
     this.senderId = (opt.senderId ?? randomBytes(4).readUInt32BE(0)) >>> 0;
     this.now = opt.now ?? Date.now;
+    // Deno sets node:crypto up on first use and runs queued microtasks meanwhile: do it now, not
+    // in the middle of a send
+    this.tag(new Uint8Array(1), 1, new Uint8Array(12));
   }
 
   /** A new key (configuration reload); counters and windows carry on. */
@@ -120,9 +123,11 @@ export class Authenticator {
   }
 
   private nextCounter(): number {
-    const c = Math.max(this.last + 1, Math.floor(this.now()) * 1000);
-    this.last = c;
-    return c;
+    // +1 per datagram, so that the receiver's window counts datagrams; starting from the clock
+    // keeps a restarted sender above its previous life unless that sent more than a million
+    // datagrams per second of uptime
+    if (this.last === 0) this.last = Math.floor(this.now()) * 1000;
+    return ++this.last;
   }
 
   private tag(b: Uint8Array, len: number, trailer: Uint8Array): Buffer {

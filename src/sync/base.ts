@@ -179,9 +179,11 @@ export abstract class ModeBase implements SyncMode {
     const start = this.used;
     const next = this.transport.acquire();
     next.set(old.subarray(start, start + len), 0);
-    this.sendDatagram(old, start);
+    // the new buffer first: work that runs while the transport sends (Deno runs queued microtasks
+    // the first time node:crypto is used) must not append to the datagram being sent
     this.buf = next;
     this.used = len;
+    this.sendDatagram(old, start);
     return true;
   }
 

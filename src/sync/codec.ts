@@ -469,6 +469,8 @@ export function decodeCt(b: Uint8Array, off: number, len: number): Flow | number
   });
   if (!ok) return DECODE_MALFORMED;
   if (fam === 0) return DECODE_NO_ADDRESS;
+  // a master of the other family cannot belong to this conntrack (nor be cached or committed)
+  if (mFam !== 0 && mFam !== fam) return DECODE_MALFORMED;
 
   const orig: Tuple = { src, dst, proto };
   if (sport !== undefined) { orig.sport = sport; orig.dport = dport; }
@@ -538,7 +540,7 @@ export function decodeCt(b: Uint8Array, off: number, len: number): Flow | number
 export function scanCt(b: Uint8Array, off: number, len: number, key: Uint8Array, ko: number): number {
   let rem = len - NETHDR_SIZE;
   let p = off + NETHDR_SIZE;
-  let fam = 0, proto = 0, zone = 0, src = -1, dst = -1;
+  let fam = 0, proto = 0, zone = 0, src = -1, dst = -1, mFam = 0;
   let port = -1, icmpType = -1, icmpCode = -1, icmpId = -1;
   while (rem > 4) {
     const n = (b[p] << 8) | b[p + 1];
@@ -556,12 +558,15 @@ export function scanCt(b: Uint8Array, off: number, len: number, key: Uint8Array,
       case NTA.ICMP_CODE: icmpCode = b[v]; break;
       case NTA.ICMP_ID: icmpId = b[v] | (b[v + 1] << 8); break;
       case NTA.ZONE: zone = (b[v] << 8) | b[v + 1]; break;
+      case NTA.MASTER_IPV4: mFam = 4; break;
+      case NTA.MASTER_IPV6: mFam = 6; break;
     }
     const adv = (n + 3) & ~3;
     p += adv;
     rem -= adv;
   }
   if (fam === 0) return DECODE_NO_ADDRESS;
+  if (mFam !== 0 && mFam !== fam) return DECODE_MALFORMED;
   key.fill(0, ko, ko + KEY_SIZE);
   key[ko + KEY.FAMILY] = fam;
   key[ko + KEY.PROTO] = proto;
@@ -617,6 +622,7 @@ export function decodeExp(b: Uint8Array, off: number, len: number): Expectation 
   if (!ok) return DECODE_MALFORMED;
   const fam = g[0].fam || g[1].fam;
   if (fam === 0) return DECODE_NO_ADDRESS;
+  if (g.some((x) => x.fam !== 0 && x.fam !== fam)) return DECODE_MALFORMED;
   const any = fam === 4 ? '0.0.0.0' : '::';
   const tuple = (x: G): Tuple => {
     const t: Tuple = { src: x.fam ? x.src : any, dst: x.fam ? x.dst : any, proto: x.proto ?? 0 };

@@ -31,6 +31,10 @@ const HELLO_INIT = 0, HELLO_SAY = 1, HELLO_DONE = 2;
 const RTO_MAX_FACTOR = 16;
 /** a copy of a handshake message arriving this long after the handshake is taken as stale */
 const STALE_HELLO_MS = 2000;
+/** a HELLO after this long without any message from the peer starts a new handshake */
+const RESTART_SILENCE_MS = 1500;
+/** copies and late arrivals lag this many sequence numbers at most; further back is a new session */
+const REORDER_SPAN = 1 << 20;
 
 export class FtfwMode extends ModeBase {
   readonly kind: ModeKind = 'ftfw';
@@ -58,6 +62,7 @@ export class FtfwMode extends ModeBase {
   // first sequence number of the peer's last handshake, and when it ended (stale copies of it)
   private phaseLo = 0;
   private phaseEndAt = -1;
+  private lastHeardAt = -Infinity;
 
   constructor(deps: SyncDeps, opt: SyncOptions = {}) {
     super(deps, opt);
@@ -138,12 +143,17 @@ export class FtfwMode extends ModeBase {
     const hello = (h.flags & FLAG.HELLO) !== 0;
     const helloPhase = this.peerHello;
     const heardBefore = this.seqRecvSet;
+    const now = this.clock.now();
+    // a handshake starts with the first HELLO, or with one after a silence (the peer restarted
+    // again before its handshake was over)
+    let phaseStart = false;
     if (hello) {
-      if (this.staleHello(seq, helloPhase)) {
+      if (this.staleHello(seq, now)) {
         this.stats.rcvBefore++;
         return Verdict.DROP;
       }
-      if (!helloPhase) {
+      phaseStart = !helloPhase || now - this.lastHeardAt >= RESTART_SILENCE_MS;
+      if (phaseStart) {
         this.peerHello = true;
         this.phaseLo = seq;
         if (heardBefore) this.peerRestartBegins();
@@ -159,7 +169,7 @@ export class FtfwMode extends ModeBase {
       // ctsync: the first HELLO of a handshake may jump anywhere (a restart), but a forward gap
       // between two HELLO messages of the same handshake is a loss. conntrackd acknowledges it
       // with the rest; we NACK it and keep it out of the next ACK, so that it is resent.
-      if (helloPhase && this.seqRecvSet) {
+      if (!phaseStart && this.seqRecvSet) {
         const expected = (this.lastSeqRecv + 1) >>> 0;
         if (after(seq, expected)) {
           this.stats.rcvLost += (seq - expected) >>> 0;
@@ -183,7 +193,7 @@ export class FtfwMode extends ModeBase {
       // conntrackd empties the resend queue on every HELLO; ctsync only when the handshake starts,
       // and not for a new peer that already hears us (HELLO_BACK): its ACKs tell what it got
       if (this.opt.requeueOnHello === false) this.peerRestarted();
-      else if (!helloPhase && (heardBefore || !(h.flags & FLAG.HELLO_BACK))) this.peerRestarted();
+      else if (phaseStart && (heardBefore || !(h.flags & FLAG.HELLO_BACK))) this.peerRestarted();
       inSync = true;
     } else if (!this.seqRecvSet || seq === ((this.lastSeqRecv + 1) >>> 0)) {
       inSync = true;
@@ -229,6 +239,7 @@ export class FtfwMode extends ModeBase {
     }
     this.seqRecvSet = true;
     this.lastSeqRecv = seq;
+    this.lastHeardAt = now;
     if (!hello && this.peerHello) {
       this.peerHello = false;
       this.phaseEndAt = this.clock.now();
@@ -239,16 +250,18 @@ export class FtfwMode extends ModeBase {
   }
 
   /**
-   * A HELLO message that is a copy or a late arrival, not news: within the handshake, one at or
-   * below the last number received (and not below the handshake's first); within 2 s after it,
-   * any one at or below the last number received (sent before the message that ended the
-   * handshake and overtaken by it). Processing it again would replay old state; a restart that
-   * came that soon is only seen at its next HELLO, 2 s later.
+   * A HELLO message that is a copy or a late arrival, not news: shortly (REORDER_SPAN) at or
+   * below the last number received while the peer keeps talking, and within the handshake (not
+   * below its first number) or up to 2 s after it (sent before the message that ended it and
+   * overtaken by it). Processing it again would replay old state. A peer that restarts that soon
+   * is seen once it has been silent for RESTART_SILENCE_MS, or at its next HELLO 2 s later.
    */
-  private staleHello(seq: number, helloPhase: boolean): boolean {
-    if (!this.seqRecvSet) return false;
-    if (helloPhase) return !after(seq, this.lastSeqRecv) && !before(seq, this.phaseLo);
-    return this.phaseEndAt >= 0 && this.clock.now() - this.phaseEndAt < STALE_HELLO_MS && !after(seq, this.lastSeqRecv);
+  private staleHello(seq: number, now: number): boolean {
+    // after a silence, or far below what we have, it is a new session, not a copy
+    if (!this.seqRecvSet || now - this.lastHeardAt >= RESTART_SILENCE_MS) return false;
+    if (after(seq, this.lastSeqRecv) || ((this.lastSeqRecv - seq) >>> 0) >= REORDER_SPAN) return false;
+    if (this.peerHello) return !before(seq, this.phaseLo);
+    return this.phaseEndAt >= 0 && now - this.phaseEndAt < STALE_HELLO_MS;
   }
 
   /** A peer we had heard from says HELLO: it restarted. */

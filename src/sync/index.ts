@@ -27,6 +27,6 @@ export * from './codec.ts';
 export * from './wire.ts';
 export * from './stats.ts';
 export { realClock, ManualClock, type Clock } from './clock.ts';
-export { LinkSet, formatActiveLinkStat, formatLinkStat, type LinkStat, type LinkSetOptions } from './links.ts';
+export { LinkSet, type LinkStat, type LinkSetOptions } from './links.ts';
 export { UdpLink, LinkError, DEFAULT_GROUP, DEFAULT_PORT, type LinkConfig, type LinkCounters } from './link.ts';
 export type { LinkStatus } from './iface.ts';

@@ -13,7 +13,7 @@
 //   await link.close()
 import dgram from 'node:dgram';
 import { canonicalAddr, familyOf } from '../flow/addr.ts';
-import { errorCode } from '../kernel/runtime.ts';
+import { dgramSendsInOrder, errorCode } from '../kernel/runtime.ts';
 import {
   addressBytes, inSubnets, interfaceAddresses, interfaceExists, interfaceMtu, interfaceStatus, type IfAddr, type LinkStatus,
 } from './iface.ts';
@@ -23,6 +23,8 @@ import { AUTH_FAIL, AUTH_TRAILER_SIZE, ReplayWindow, type Authenticator } from '
 export const DEFAULT_GROUP = '225.0.0.50';
 export const DEFAULT_PORT = 3780;
 export const DEFAULT_BUFFER_BYTES = 1 << 20;
+/** datagrams that may wait behind the one in flight where sends are serialised */
+const MAX_WAITING = 65536;
 
 export interface LinkConfig {
   /** the dedicated interface, e.g. "eth1" */
@@ -91,6 +93,9 @@ export class UdpLink {
   private dest = '';
   private auth: Authenticator | undefined;
   private replay = new ReplayWindow();
+  /** where node:dgram reorders a burst (Deno): datagrams waiting for the one in flight */
+  private readonly waiting: { buf: Uint8Array; len: number; done: () => void }[] = [];
+  private inFlight = false;
 
   constructor(readonly config: LinkConfig, readonly index: number) {
     this.port = config.port ?? DEFAULT_PORT;
@@ -131,6 +136,7 @@ export class UdpLink {
     this.status = interfaceStatus(this.name);
     this.mtu = this.config.mtu ?? interfaceMtu(this.name) ?? this.mtu;
     this.addrs = interfaceAddresses(this.name);
+    this.lastSource = '';
   }
 
   async open(onDatagram: (bytes: Uint8Array, link: number) => void): Promise<void> {
@@ -203,13 +209,42 @@ export class UdpLink {
 
   /** The source check: the configured peer (unicast) or an address on the link's subnets. */
   accepts(source: string): boolean {
+    // datagrams come from one peer: the answer for the last source is kept (until refresh())
+    if (source === this.lastSource) return this.lastAccepted;
     const b = addressBytes(source);
-    if (!b) return false;
-    if (this.config.kind === 'unicast') return sameBytes(b, this.peerBytes!);
-    return inSubnets(b, this.addrs);
+    const ok = !b ? false : this.config.kind === 'unicast' ? sameBytes(b, this.peerBytes!) : inSubnets(b, this.addrs);
+    this.lastSource = source;
+    this.lastAccepted = ok;
+    return ok;
   }
+  private lastSource = '';
+  private lastAccepted = false;
 
   send(buf: Uint8Array, len: number, done: () => void): void {
+    if (dgramSendsInOrder) return this.transmit(buf, len, done);
+    if (this.waiting.length >= MAX_WAITING) {
+      this.counters.errSend++;
+      this.lastError = 'send: queue full';
+      done();
+      return;
+    }
+    this.waiting.push({ buf, len, done });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.inFlight) return;
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.inFlight = true;
+    this.transmit(next.buf, next.len, () => {
+      this.inFlight = false;
+      next.done();
+      this.pump();
+    });
+  }
+
+  private transmit(buf: Uint8Array, len: number, done: () => void): void {
     const tx = this.tx;
     if (!tx) {
       this.counters.errSend++;
@@ -245,6 +280,7 @@ export class UdpLink {
   async close(): Promise<void> {
     const socks = [this.rx, this.tx].filter((s): s is dgram.Socket => s !== null);
     this.rx = this.tx = null;
+    for (const w of this.waiting.splice(0)) w.done();
     await Promise.all(socks.map((s) => new Promise<void>((r) => {
       try { s.close(() => r()); } catch { r(); }
     })));

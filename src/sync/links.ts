@@ -136,23 +136,3 @@ export class LinkSet implements Transport {
     await Promise.all(this.links.map((l) => l.close()));
   }
 }
-
-/** `-s link` block of one link, as conntrackd prints it. */
-export function formatLinkStat(s: LinkStat): string {
-  const u = (n: number) => String(n).padStart(20);
-  const head = s.kind === 'multicast' ? 'multicast traffic' : 'UDP traffic';
-  return `${head} device=${s.device} status=${s.status} role=${s.role}:\n` +
-    `${u(s.counters.bytesSent)} Bytes sent ${u(s.counters.bytesRecv)} Bytes recv\n` +
-    `${u(s.counters.pktsSent)} Pckts sent ${u(s.counters.pktsRecv)} Pckts recv\n` +
-    `${u(s.counters.errSend)} Error send ${u(s.counters.errRecv)} Error recv\n\n`;
-}
-
-/** The link block of `-s` / `-s network` for the active link. */
-export function formatActiveLinkStat(s: LinkStat): string {
-  const u = (n: number) => String(n).padStart(20);
-  const head = s.kind === 'multicast' ? 'multicast traffic' : 'UDP traffic';
-  return `${head} (active device=${s.device}):\n` +
-    `${u(s.counters.bytesSent)} Bytes sent ${u(s.counters.bytesRecv)} Bytes recv\n` +
-    `${u(s.counters.pktsSent)} Pckts sent ${u(s.counters.pktsRecv)} Pckts recv\n` +
-    `${u(s.counters.errSend)} Error send ${u(s.counters.errRecv)} Error recv\n\n`;
-}

@@ -16,12 +16,21 @@ abstract class QNodeBase {
   sentAt = 0;
 }
 
-/** The node of a cache object (Q_ELEM_OBJ). */
+/**
+ * The node of a cache object (Q_ELEM_OBJ). A cache may make its objects nodes themselves
+ * (src/cache Entry extends ObjNode, with `obj` and `sync` the object itself): one allocation per
+ * flow instead of two.
+ */
 export class ObjNode extends QNodeBase {
   readonly ctl = false;
   /** ALARM: refresh wheel slot, -1 when not armed */
   slot = -1;
-  constructor(readonly obj: SyncObject) { super(); }
+  readonly obj: SyncObject;
+  /** obj: the object this node queues; none: the node is the object (a subclass) */
+  constructor(obj?: SyncObject) {
+    super();
+    this.obj = obj ?? (this as unknown as SyncObject);
+  }
 }
 
 /** A control message waiting to be sent or acknowledged (Q_ELEM_CTL). */

@@ -1,12 +1,7 @@
 // Counters of the replication protocol, as plain objects the daemon prints or exports. The first
 // block mirrors conntrackd's `-s network` and "message tracking" fields one to one; the rest are
 // ctsync's own (every dropped or repaired message is counted somewhere).
-//
-//   const s = newSyncStats();           // one per sync mode instance (mode.stats)
-//   formatNetworkStats(s)               // the exact text of `conntrackd -s network` (first part)
-//   formatMessageTracking(s)            // the "message tracking:" block of `conntrackd -s`
-//   formatRsQueue(mode.rsQueueEntries())// `conntrackd -s rsqueue`
-//   formatQueueStats(mode.queueStats()) // `conntrackd -s queue`
+// Their text layouts (`conntrackd -s network`, `-s rsqueue`, ...) are in src/cli/format/stats.ts.
 
 export interface SyncStats {
   // ---- conntrackd's counters (network statistics / message tracking) ----
@@ -84,45 +79,3 @@ export interface QueueStat {
 export type RsQueueEntry =
   | { kind: 'control'; seq: number; flags: number }
   | { kind: 'object'; seq: number };
-
-const u20 = (n: number) => String(n).padStart(20);
-const u12 = (n: number) => String(n).padStart(12);
-
-export function formatMessageTracking(s: SyncStats): string {
-  return `message tracking:\n${u20(s.rcvMalformed)} Malformed msgs ${u20(s.rcvLost)} Lost msgs\n\n`;
-}
-
-export function formatNetworkStats(s: SyncStats): string {
-  return 'network statistics:\n' +
-    '\trecv:\n' +
-    `\t\tMalformed messages:\t${u20(s.rcvMalformed)}\n` +
-    `\t\tWrong protocol version:\t${u20(s.rcvBadVersion)}\n` +
-    `\t\tMalformed header:\t${u20(s.rcvBadHeader)}\n` +
-    `\t\tMalformed payload:\t${u20(s.rcvBadPayload)}\n` +
-    `\t\tBad message type:\t${u20(s.rcvBadType)}\n` +
-    `\t\tTruncated message:\t${u20(s.rcvTruncated)}\n` +
-    `\t\tBad message size:\t${u20(s.rcvBadSize)}\n` +
-    '\tsend:\n' +
-    `\t\tMalformed messages:\t${u20(s.sndMalformed)}\n\n` +
-    'sequence tracking statistics:\n' +
-    '\trecv:\n' +
-    `\t\tPackets lost:\t\t${u20(s.rcvLost)}\n` +
-    `\t\tPackets before:\t\t${u20(s.rcvBefore)}\n\n`;
-}
-
-export function formatRsQueue(entries: readonly RsQueueEntry[]): string {
-  let out = `resent queue (len=${entries.length})\n`;
-  for (const e of entries) {
-    out += e.kind === 'control' ? `control -> seq:${e.seq} flags:${e.flags}\n` : `object -> seq:${e.seq}\n`;
-  }
-  return out;
-}
-
-export function formatQueueStats(allocatedNodes: number, queues: readonly QueueStat[]): string {
-  let out = `allocated queue nodes:\t\t${u12(allocatedNodes)}\n\n`;
-  for (const q of queues) {
-    out += `queue ${q.name}:\ncurrent elements:\t\t${u12(q.current)}\nmaximum elements:\t\t${u12(q.max)}\n` +
-      `not enough space errors:\t${u12(q.enospc)}\n\n`;
-  }
-  return out;
-}

@@ -15,6 +15,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / USER_HZ;
 }
 
+/** utime and stime of the whole process, in seconds: user-space and kernel work apart. */
+export function cpuSplit(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return { user: Number(f[11]) / USER_HZ, system: Number(f[12]) / USER_HZ };
+}
+
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -17,7 +17,7 @@ import { ADDR } from '../lab/topology.ts';
 import type { Conntrack } from '../../src/kernel/conntrack.ts';
 import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
-import { cpuSeconds, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
+import { cpuSeconds, cpuSplit, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
 
 export interface BenchOptions {
@@ -48,6 +48,9 @@ export interface Replication {
   complete: boolean;
   cpuSender: number;
   cpuReceiver: number;
+  /** the kernel's share of those (stime): system calls, and the network stack run for them */
+  sysSender: number;
+  sysReceiver: number;
   /** sender -> receiver (data) and receiver -> sender (acknowledgements), link counters */
   dataBytes: number;
   dataPackets: number;
@@ -118,10 +121,12 @@ async function replicate(
   const l0 = await linkCounters(fw[0], 'sync0');
   const l1 = await linkCounters(fw[1], 'sync0');
   const c0 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  const s0 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
   const t0 = performance.now();
   const g = runBurst(gen, enc);
   const r = await waitReplicated(receiver, flows, opt.stallMs, t0);
   const c1 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  const s1 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
   // acknowledgements trail the data by up to a second (FTFW's idle ACK)
   await sleep(1200);
   const d0 = linkDelta(l0, await linkCounters(fw[0], 'sync0'));
@@ -130,7 +135,7 @@ async function replicate(
   return {
     flows, generatorRate: g.rate, generatorSeconds: g.seconds, generatorFailed: g.failed,
     replicated: r.count, seconds: r.at / 1000, complete: r.count >= flows,
-    cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1],
+    cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1], sysSender: s1[0] - s0[0], sysReceiver: s1[1] - s0[1],
     dataBytes: d0.txBytes, dataPackets: d0.txPackets, ackBytes: d1.txBytes, ackPackets: d1.txPackets,
     sender: await sender.loss(), receiver: await receiver.loss(),
     rssBefore, rssAfter,

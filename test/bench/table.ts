@@ -38,6 +38,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'replicated', metric: `flows in the peer's external cache (of ${k(n)})`, unit: 'flows', get: (r) => r.replication.replicated },
     { id: 'cpu_sender', metric: 'CPU of the sender per 100,000 flows', unit: 's', get: (r) => per100k(r.replication.cpuSender, r.replication.flows), maxRatio: 0.5 },
     { id: 'cpu_receiver', metric: 'CPU of the receiver per 100,000 flows', unit: 's', get: (r) => per100k(r.replication.cpuReceiver, r.replication.flows), maxRatio: 0.5 },
+    { id: 'sys_sender', metric: 'sender: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.replication.sysSender, r.replication.flows) },
+    { id: 'sys_receiver', metric: 'receiver: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.replication.sysReceiver, r.replication.flows) },
     { id: 'lost', metric: 'events lost (reported by the daemon)', unit: 'events', get: (r) => r.replication.sender.lost },
     { id: 'resyncs', metric: 'resyncs with the kernel table', unit: 'count', get: (r) => r.replication.sender.resyncs },
     { id: 'bytes_per_flow', metric: 'bytes on the wire per flow (both directions, L2)', unit: 'bytes', get: (r) => (r.replication.dataBytes + r.replication.ackBytes) / wireFlows(r.replication), maxRatio: 1.0 },

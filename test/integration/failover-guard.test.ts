@@ -10,7 +10,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { withLab, type Lab } from '../lab/lab.ts';
 import { buildPair, buildSyncPair, moveVip, ADDR, type Pair } from '../lab/topology.ts';
 import { startCtsync, until } from '../lab/daemons.ts';
@@ -18,7 +17,7 @@ import type { Netns } from '../lab/netns.ts';
 import type { Agent } from '../lab/agent.ts';
 import { CommitGuard } from '../../src/failover/guard.ts';
 import { GUARD_TABLE, parseGuardCounters, guardRuleset, preciseGuardRuleset } from '../../src/failover/guard-rules.ts';
-import { scriptCommand } from '../../src/kernel/runtime.ts';
+import { ctsyncCommand } from '../../src/kernel/runtime.ts';
 import { run } from '../lab/exec.ts';
 
 const PORT = 7000, CONNECTIONS = 5;
@@ -78,12 +77,13 @@ async function commitByHand(p: Pair): Promise<number> {
   }
 }
 
-test('guard installed: the new master drops (not rejects) the connections\' segments; removed after the commit, they carry on', async () => {
+test('guard armed on the standby: when the addresses arrive it drops (not rejects) the connections\' segments; after the commit they carry on', async () => {
   await withLab('fgd', async (lab) => {
     const { p, clients } = await natLab(lab);
     const logs: string[] = [];
     const guard = new CommitGuard({ netns: p.fw[1].name, log: (_l, m) => logs.push(m), exemptInterfaces: () => ['sync0'] });
-    assert.ok(guard.install(), logs.join('\n'));
+    assert.ok(guard.arm(), logs.join('\n'));
+    assert.ok(guard.standby);
     assert.ok(await hasGuard(p.fw[1]));
     assert.not.ok(await hasGuard(p.fw[0]), 'only in the namespace it was asked for');
 
@@ -96,20 +96,51 @@ test('guard installed: the new master drops (not rejects) the connections\' segm
     const held = parseGuardCounters((await p.fw[1].exec('nft', ['-j', 'list', 'table', 'inet', GUARD_TABLE])).stdout);
     assert.ok((held.byRule.invalid ?? 0) >= CONNECTIONS, `dropped as invalid: ${JSON.stringify(held)}`);
 
+    // what a new master does: the commit form while committing, then nothing
+    assert.ok(guard.install());
+    assert.is(guard.counters.standbyDropped, held.packets, 'the standby drops are counted apart');
     assert.is(await commitByHand(p), CONNECTIONS);
     const drops = guard.remove();
-    guard.close();
-    assert.ok(drops && drops.packets >= held.packets);
+    assert.ok(drops !== undefined);
     assert.not.ok(await hasGuard(p.fw[1]), 'the guard is gone');
-    assert.is(guard.counters.installs, 1);
-    assert.is(guard.counters.removals, 1);
-    assert.is(guard.counters.droppedPackets, drops!.packets);
-    assert.ok(logs.some((l) => /^commit guard removed \(commit done\) after [\d.]+ ms: \d+ packets dropped \(invalid \d+/.test(l)), logs.join('\n'));
+    guard.close();
+    assert.equal([guard.counters.standbyArms, guard.counters.installs, guard.counters.removals], [1, 1, 1]);
+    assert.ok(logs.some((l) => /^commit guard armed for the standby \(table inet ctsync_guard\)/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /^commit guard removed \(commit done\) after [\d.]+ ms: \d+ packets dropped/.test(l)), logs.join('\n'));
 
     const after = await clients.request({ cmd: 'check', timeoutMs: 10000 }, 30000);
     assert.equal([after.ok, after.failed, after.resets, after.closes], [CONNECTIONS, 0, 0, 0]);
     assert.is(await rsts(p.client), 0);
     assert.is(await rsts(p.server), 0);
+  });
+});
+
+test('the standby form leaves the node\'s own traffic alone; the commit form holds it too', async () => {
+  await withLab('fgd', async (lab) => {
+    // a TCP session to fw2 itself, whose entry is then flushed (as the purge does); with
+    // tcp_loose=1 its next segment is picked up mid-flow
+    const p = await buildPair(lab, { ruleset: NAT_NO_FILTER });
+    await p.fw[1].sysctl('net.netfilter.nf_conntrack_tcp_loose', 1);
+    const server = lab.agent(p.fw[1], 'tcp-server', ['--port', String(PORT)]);
+    await server.next();
+    const clients = lab.agent(p.client, 'tcp-clients', ['--server', ADDR.fwLan[1], '--port', String(PORT), '--count', '2']);
+    await clients.next();
+    const guard = new CommitGuard({ netns: p.fw[1].name, log: () => {} });
+    assert.ok(guard.arm());
+    await p.fw[1].conntrackCli(['-F']);
+    const ok = await clients.request({ cmd: 'check', timeoutMs: 3000 }, 20000);
+    assert.equal([ok.ok, ok.resets], [2, 0], 'a session to the standby itself is not the guard\'s business');
+    assert.ok(guard.install());
+    await p.fw[1].conntrackCli(['-F']);
+    const held = await clients.request({ cmd: 'check', timeoutMs: 1500 }, 20000);
+    assert.is(held.ok, 0, 'while a commit runs, a mid-flow pickup is dropped wherever it goes');
+    guard.remove('test', { standby: true });
+    assert.ok(guard.standby, 'back to the standby form');
+    const again = await clients.request({ cmd: 'check', timeoutMs: 8000 }, 20000);
+    assert.equal([again.ok, again.resets], [2, 0]);
+    guard.disarm('test');
+    assert.not.ok(await hasGuard(p.fw[1]));
+    guard.close();
   });
 });
 
@@ -126,7 +157,7 @@ test('without the guard the same switch resets the connections (what the guard p
   });
 });
 
-test('ctsync: the guard stands around `ctsync commit`, a leftover is removed at start, commit-guard off installs none', async () => {
+test('ctsync: armed by BACKUP, widened around `ctsync commit`, gone on MASTER; a leftover removed at start; commit-guard off', async () => {
   await withLab('fgd', async (lab) => {
     const [a, b] = await buildSyncPair(lab);
     // a guard table left behind by a daemon that was killed during a commit
@@ -144,38 +175,43 @@ test('ctsync: the guard stands around `ctsync commit`, a leftover is removed at 
         '--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED', '-t', '600']);
     }
     await until(async () => (await d.cache('external')).length >= 3, 15000, 'external cache filled');
+    // BACKUP arms the standby form
+    assert.match((await d.cli(['failover', 'backup', 'SG1'])).stdout, /^BACKUP: done in [\d.]+ ms/);
+    s = await d.snapshot();
+    assert.equal([s.commit.guard?.standby, s.commit.guard?.standbyArms], [true, 1]);
+    assert.ok(await hasGuard(b));
+    // a commit by hand on the backup: the commit form, then the standby form again
     const out = (await d.cli(['commit'])).stdout;
     assert.match(out, /^committed 3 entries, 0 failed/);
     s = await d.snapshot();
-    assert.equal([s.commit.guard?.enabled, s.commit.guard?.installs, s.commit.guard?.removals, s.commit.guard?.installed, s.commit.guard?.installFailed],
-      [true, 1, 1, false, 0]);
-    assert.not.ok(await hasGuard(b));
+    assert.equal([s.commit.guard?.enabled, s.commit.guard?.installs, s.commit.guard?.removals, s.commit.guard?.installed, s.commit.guard?.standby,
+      s.commit.guard?.installFailed], [true, 1, 1, false, true, 0]);
     assert.match(d.output, /commit guard installed in [\d.]+ ms \(table inet ctsync_guard\)/);
+    assert.match(d.output, /standby form back in place/);
+    // MASTER: the commit form around the commit, then no guard at all
+    await d.cli(['failover', 'master', 'SG1']);
+    s = await d.snapshot();
+    assert.equal([s.commit.guard?.installs, s.commit.guard?.removals, s.commit.guard?.installed, s.commit.guard?.standby], [2, 2, false, false]);
+    assert.not.ok(await hasGuard(b));
 
     // commit-guard is read at each commit: switched off by a reload
     writeFileSync(d.configFile, `${(await run('cat', [d.configFile])).stdout}set service conntrack-sync commit-guard off\n`);
     await d.request('reload');
+    await d.cli(['failover', 'backup', 'SG1']);
     await d.cli(['commit']);
     s = await d.snapshot();
-    assert.equal([s.commit.commits, s.commit.guard?.enabled, s.commit.guard?.installs], [2, false, 1]);
+    assert.equal([s.commit.commits, s.commit.guard?.enabled, s.commit.guard?.installs, s.commit.guard?.standbyArms], [3, false, 2, 1]);
+    assert.not.ok(await hasGuard(b));
   });
 });
 
 test('a process that exits with the guard installed takes it away', async () => {
   await withLab('fgd', async (lab) => {
     const ns = await lab.netns('g');
-    const file = join(lab.dir, 'guard-exit.ts');
-    const guardModule = new URL('../../src/failover/guard.ts', import.meta.url).pathname;
-    writeFileSync(file, `import process from 'node:process';
-import { CommitGuard } from ${JSON.stringify(guardModule)};
-const g = new CommitGuard({ netns: ${JSON.stringify(ns.name)}, log: () => {} });
-if (!g.install()) process.exit(2);
-process.stdout.write('installed\\n');
-process.exit(0);
-`);
-    const [cmd, argv] = scriptCommand(file);
+    // the agent process runs in the root namespace and works on ns through a socket opened there
+    const [cmd, argv] = ctsyncCommand(['__agent', 'guard-exit', '--netns', ns.name]);
     const r = await run(cmd, argv);
-    assert.is(r.stdout.trim(), 'installed');
+    assert.is(JSON.parse(r.stdout.trim()).event, 'installed');
     assert.not.ok(await hasGuard(ns), 'removed by the exit hook');
   });
 });
@@ -184,8 +220,6 @@ test('what ctsync installs over netlink is what nft makes of the guard\'s text; 
   await withLab('fgd', async (lab) => {
     const [a, b] = [await lab.netns('a'), await lab.netns('b')];
     const guard = new CommitGuard({ netns: a.name, log: () => {}, exemptInterfaces: () => ['sync0', 'sync1'] });
-    assert.ok(guard.install());
-    await b.nft(guardRuleset({ exemptInterfaces: ['sync0', 'sync1'] }));
     const norm = async (ns: Netns) => {
       const doc = JSON.parse((await ns.exec('nft', ['-j', 'list', 'table', 'inet', GUARD_TABLE])).stdout) as { nftables: Record<string, Record<string, unknown>>[] };
       return doc.nftables.filter((x) => !x.metainfo).map((x) => {
@@ -194,9 +228,14 @@ test('what ctsync installs over netlink is what nft makes of the guard\'s text; 
         return { [kind]: rest };
       });
     };
-    const got = await norm(a), want = await norm(b);
-    assert.is(got.length, 9, 'table, chain, 7 rules');
-    assert.equal(got, want);
+    for (const [stage, rules] of [['standby', 4], ['commit', 5]] as const) {
+      if (stage === 'standby') assert.ok(guard.arm()); else assert.ok(guard.install());
+      await b.nft(guardRuleset({ stage, exemptInterfaces: ['sync0', 'sync1'] }));
+      const got = await norm(a), want = await norm(b);
+      assert.is(got.length, 2 + 2 + rules, `${stage}: table, chain, two exemptions, ${rules} rules`);
+      assert.equal(got, want, stage);
+      await b.exec('nft', ['delete', 'table', 'inet', GUARD_TABLE]);
+    }
     guard.remove();
     guard.close();
     const flows = (await (async () => {

@@ -56,6 +56,11 @@ test('notify FIFO, standby kernel flushed before the switch: the commit puts eve
     assert.is(await f.replicated(1), CONNECTIONS + UDP);
     await f.fw[1].conntrackCli(['-F']);
     assert.is(await f.kernelFlows(1), 0);
+    // the standby waits with its guard armed; the master has none
+    assert.equal([(await d2.snapshot()).commit.guard?.standby, (await d1.snapshot()).commit.guard?.standby], [true, false]);
+    const tables = async (i: number) => (await f.fw[i].exec('nft', ['list', 'tables'])).stdout;
+    assert.match(await tables(1), /ctsync_guard/);
+    assert.not.match(await tables(0), /ctsync_guard/);
 
     await f.stopMaster();
     await f.waitState(1, 'MASTER', 10000);
@@ -70,15 +75,17 @@ test('notify FIFO, standby kernel flushed before the switch: the commit puts eve
     assert.ok((s.commit.last?.committed ?? 0) >= CONNECTIONS + UDP);
     assert.ok(s.failover.fifo && s.failover.fifo.used >= 2 && s.failover.fifo.ignored >= 4 && s.failover.fifo.malformed === 0,
       JSON.stringify(s.failover.fifo));
-    // the guard stood around the commit and is gone
+    // the guard stood around the commit and is gone from the new master
     assert.is(s.commit.guard?.installs, 1);
     assert.is(s.commit.guard?.removals, 1);
-    assert.is(s.commit.guard?.installed, false);
-    assert.not.match((await f.fw[1].exec('nft', ['list', 'tables'])).stdout, /ctsync_guard/);
+    assert.equal([s.commit.guard?.installed, s.commit.guard?.standby], [false, false]);
+    assert.not.match(await tables(1), /ctsync_guard/);
     // the stopping node gets only STOP through the FIFO and behaves as a backup
     const old = await d1.snapshot();
     assert.is(old.failover.state, 'STOP');
     assert.ok(old.failover.purgeAt !== undefined, 'a purge is scheduled on the stopped node');
+    assert.is(old.commit.guard?.standby, true);
+    assert.match(await tables(0), /ctsync_guard/);
   });
 });
 

@@ -154,10 +154,11 @@ export function compare(what: string, want: Flow[], got: Flow[], tolerance: numb
 }
 
 /** The synchronised part of a namespace's kernel table. */
-export async function kernelTable(ns: Netns): Promise<Flow[]> {
+export async function kernelTable(ns: Netns, ignore?: string[]): Promise<Flow[]> {
+  const filter = ignore ? FlowFilter.from({ ignoreAddresses: ignore }) : SYNCED;
   const ct = ns.conntrack();
   try {
-    return ct.dump().filter((f) => SYNCED.matches(f));
+    return ct.dump().filter((f) => filter.matches(f));
   } finally {
     await ct.close();
   }
@@ -171,11 +172,13 @@ export interface Convergence {
   to: CtsyncDaemon | Netns;
   /** the flows the test left in the source's kernel, if it kept track */
   expect?: Flow[];
+  /** the daemons' ignore-address list, when not IGNORE */
+  ignore?: string[];
 }
 
 /** One look: undefined when kernel == internal == external, else the first difference. */
 export async function difference(c: Convergence): Promise<string | undefined> {
-  const kernel = await kernelTable(c.ns);
+  const kernel = await kernelTable(c.ns, c.ignore);
   if (c.expect) {
     // the test knows which flows live; their reply tuples are the kernel's choice (NAT clashes)
     const k = new Set(kernel.map(flowKey));
@@ -188,7 +191,7 @@ export async function difference(c: Convergence): Promise<string | undefined> {
   // the kernel counts timeouts down; the internal cache holds the value of the last event
   const d1 = compare('kernel vs internal cache', kernel, internal, 600);
   if (d1) return d1;
-  const external = 'cache' in c.to ? await c.to.cache('external') : await kernelTable(c.to);
+  const external = 'cache' in c.to ? await c.to.cache('external') : await kernelTable(c.to, c.ignore);
   return compare('internal cache vs peer', internal, external, 'cache' in c.to ? 5 : 600);
 }
 

@@ -63,8 +63,10 @@ for (const percent of [1, 20, 50]) {
     await converge({ ns: fw[0], from: d[0], to: d[1], expect: [...churn[0].live.values()] }, within, `fw1 -> fw2 at ${percent}% loss`);
     await converge({ ns: fw[1], from: d[1], to: d[0], expect: [...churn[1].live.values()] }, within, `fw2 -> fw1 at ${percent}% loss`);
     const n = await dropped(fw[0]);
-    assert.ok(n > 0, `nftables dropped ${n} datagrams`);
+    console.log(`  ${percent}%: nftables dropped ${n} sync datagrams`);
     if (percent >= 20) {
+      // at 1% a short test may lose nothing; from 20% on it always does
+      assert.ok(n > 0, `nftables dropped ${n} datagrams`);
       // gaps were seen and repaired (NACK or retransmission)
       const [s0, s1] = [await d[0].snapshot(), await d[1].snapshot()];
       assert.ok(s0.network.rcvLost + s1.network.rcvLost > lostBefore, 'losses counted');

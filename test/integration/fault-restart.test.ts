@@ -8,11 +8,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import process from 'node:process';
-import { Lab } from '../lab/lab.ts';
+import { Lab, withLab } from '../lab/lab.ts';
 import type { Netns } from '../lab/netns.ts';
 import { buildSyncPair } from '../lab/topology.ts';
-import { startCtsync, type CtsyncDaemon } from '../lab/daemons.ts';
-import { Churn, converge, side, sleep } from './fault-common.ts';
+import { startConntrackd, startCtsync, until, type CtsyncDaemon } from '../lab/daemons.ts';
+import { Churn, compare, converge, kernelTable, side, sleep } from './fault-common.ts';
 
 let lab: Lab;
 let fw: [Netns, Netns];
@@ -101,6 +101,43 @@ test('`restart` on the control socket, with changes before and after', async () 
   await s.stop();
   await both('after restart');
   assert.is((await d[0].snapshot()).network.rcvMalformed, 0);
+});
+
+test('a conntrackd peer restarted: its flows destroyed meanwhile leave ctsync\'s external cache too', async () => {
+  await withLab('frst', async (lab2) => {
+    const [a, b] = await buildSyncPair(lab2);
+    const setup = { ...side(0), eventSource: undefined };
+    let ctd = await startConntrackd(lab2, a, setup);
+    const cts = await startCtsync(lab2, b, side(1));
+    const ch = new Churn(a.conntrack(), 0);
+    try {
+      ch.create(60);
+      // conntrackd's side has no internal cache to ask: its kernel table is the reference
+      const check = async (what: string) => {
+        let last: string | undefined;
+        try {
+          await until(async () => {
+            last = compare(what, await kernelTable(a), await cts.cache('external'), 600);
+            return last === undefined;
+          }, 30_000, what);
+        } catch (e) {
+          throw new Error(`${(e as Error).message}: ${last}`);
+        }
+      };
+      await check('before');
+      await lab2.stop(ctd.proc);
+      ch.remove(25);
+      ch.create(15);
+      ctd = await startConntrackd(lab2, a, setup);
+      await check('after conntrackd restarted');
+      const r = (await cts.snapshot()).reconcile!;
+      assert.is(r.completed, 1, 'ctsync repaired its external cache with conntrackd\'s answer to RESYNC');
+      assert.ok(r.removed >= 25, `the 25 destroyed flows were removed (${r.removed})`);
+      void ctd;
+    } finally {
+      await ch.ct.close();
+    }
+  });
 });
 
 test.run();

@@ -8,10 +8,12 @@
 // that source-NATs the LAN to the WAN virtual address and filters nothing (a VyOS router without
 // firewall rules), `--flows` background entries created on fw1 and replicated to fw2, the client's
 // connections all streaming; then keepalived is stopped on fw1. Reported: when the LAN virtual
-// address came up on fw2 (`ip monitor address`), when ctsync's MASTER notification arrived and its
-// commit was done, the RSTs that reached the client and the server (nft counters in their
-// namespaces), the connections lost, and what the guard dropped. --precise also times loading
-// the tuple-matching guard (preciseGuardRuleset) for the same table with `nft -f`.
+// address came up on fw2 (`ip -ts monitor address`), when ctsync's MASTER notification arrived,
+// when the guard's commit form was in place (its standby form was armed at fw2's BACKUP, long
+// before) and when the commit was done; the RSTs that reached the client and the server (nft
+// counters in their namespaces), the connections lost, and what the guard dropped (both forms).
+// --precise also times loading the tuple-matching guard (preciseGuardRuleset) for the same table
+// with `nft -f`.
 import process from 'node:process';
 import { Lab } from './lab.ts';
 import { FailoverLab, SERVICE_PORT } from './failover.ts';
@@ -60,7 +62,7 @@ async function rsts(ns: Netns): Promise<number> {
 }
 
 interface Row {
-  flows: number; guard: string; loose: number; notifyMs: number; commitMs: number; windowMs: number;
+  flows: number; guard: string; loose: number; notifyMs: number; guardMs?: number; commitMs: number; windowMs: number;
   rstClient: number; rstServer: number; lost: number; guardDropped: number; preciseLoadMs?: number;
 }
 
@@ -94,9 +96,10 @@ async function once(flows: number, guard: boolean, loose: 0 | 1, connections: nu
     const row: Row = {
       flows, guard: guard ? 'on' : 'off', loose,
       notifyMs: Math.round((s.failover.lastTransition?.at ?? NaN) - up),
+      ...(guard && s.commit.guard?.last ? { guardMs: Math.round(s.commit.guard.last.at - up) } : {}),
       commitMs: Math.round(c.ms), windowMs: Math.round(c.at + c.ms - up),
       rstClient: await rsts(f.pair.client), rstServer: await rsts(f.pair.server),
-      lost: check.tcp.failed, guardDropped: s.commit.guard?.last?.dropped ?? 0,
+      lost: check.tcp.failed, guardDropped: (s.commit.guard?.last?.dropped ?? 0) + (s.commit.guard?.standbyDropped ?? 0),
     };
     if (precise) {
       const external = [...background(flows)];
@@ -122,10 +125,10 @@ for (const flows of arg('flows', '0,100000').split(',').map(Number)) {
     process.stderr.write(`${JSON.stringify(r)}\n`);
   }
 }
-process.stdout.write(`| background flows | guard | VIP up -> notification | commit | VIP up -> commit done | RSTs at client / server | connections lost (of ${connections}) | dropped by the guard |${rows.some((r) => r.preciseLoadMs !== undefined) ? ' precise guard load |' : ''}\n`);
-process.stdout.write(`|---:|---|---:|---:|---:|---:|---:|---:|${rows.some((r) => r.preciseLoadMs !== undefined) ? '---:|' : ''}\n`);
+process.stdout.write(`| background flows | guard | VIP up -> notification | VIP up -> commit form of the guard | commit | VIP up -> commit done | RSTs at client / server | connections lost (of ${connections}) | dropped by the guard |${rows.some((r) => r.preciseLoadMs !== undefined) ? ' precise guard load |' : ''}\n`);
+process.stdout.write(`|---:|---|---:|---:|---:|---:|---:|---:|---:|${rows.some((r) => r.preciseLoadMs !== undefined) ? '---:|' : ''}\n`);
 for (const r of rows) {
-  process.stdout.write(`| ${r.flows} | ${r.guard} | ${r.notifyMs} ms | ${r.commitMs} ms | ${r.windowMs} ms | ${r.rstClient} / ${r.rstServer} | ${r.lost} | ${r.guardDropped} |` +
+  process.stdout.write(`| ${r.flows} | ${r.guard} | ${r.notifyMs} ms | ${r.guardMs !== undefined ? `${r.guardMs} ms` : '-'} | ${r.commitMs} ms | ${r.windowMs} ms | ${r.rstClient} / ${r.rstServer} | ${r.lost} | ${r.guardDropped} |` +
     `${r.preciseLoadMs !== undefined ? ` ${r.preciseLoadMs} ms |` : rows.some((x) => x.preciseLoadMs !== undefined) ? ' |' : ''}\n`);
 }
 void SERVICE_PORT;

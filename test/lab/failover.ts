@@ -34,6 +34,8 @@ export interface FailoverLabOptions {
   tcpLoose?: 0 | 1;
   /** extra `set service conntrack-sync` lines for ctsync */
   extra?: string[];
+  /** ctsync's event source (default auto: the eBPF path where the kernel allows it) */
+  eventSource?: 'auto' | 'bpf-tracing' | 'bpf-netlink' | 'netlink';
   /** progress lines */
   log?: (msg: string) => void;
 }
@@ -56,7 +58,7 @@ export interface SwitchResult {
   to: number;
   /** from the stop (or start) of keepalived to the virtual address on the new master */
   vipMs: number;
-  /** wall-clock ms when the LAN virtual address appeared on the new master */
+  /** wall-clock ms when the first virtual address (keepalived's WAN or LAN instance) appeared on the new master */
   vipUpAt?: number;
 }
 
@@ -99,7 +101,7 @@ export class FailoverLab {
 
   setup(i: number): SyncSetup {
     return {
-      iface: 'sync0', local: ADDR.sync[i], mode: 'ftfw', eventSource: 'netlink', ignore: IGNORE, acceptProtocols: PROTOCOLS,
+      iface: 'sync0', local: ADDR.sync[i], mode: 'ftfw', eventSource: this.opt.eventSource ?? 'auto', ignore: IGNORE, acceptProtocols: PROTOCOLS,
       syncGroup: 'SG1',
       ...(this.sync[i] === 'ctsync' && (this.opt.drive ?? 'fifo') === 'fifo' ? { notifyFifo: this.fifoPath(i) } : {}),
       extra: [
@@ -201,7 +203,7 @@ export class FailoverLab {
     const from = await vipHolder(this.fw);
     if (from === undefined) throw new Error('no single firewall holds the virtual addresses');
     const to = 1 - from;
-    const watch = new AddressWatch(this.fw[to], ADDR.vipLan);
+    const watch = new AddressWatch(this.fw[to], [ADDR.vipLan, ADDR.vipWan]);
     await watch.ready();
     try {
       const t0 = performance.now();
@@ -215,7 +217,7 @@ export class FailoverLab {
 
   /** Starts keepalived again on firewall i; with the higher priority it preempts. */
   async restartKeepalived(i: number): Promise<SwitchResult> {
-    const watch = new AddressWatch(this.fw[i], ADDR.vipLan);
+    const watch = new AddressWatch(this.fw[i], [ADDR.vipLan, ADDR.vipWan]);
     await watch.ready();
     try {
       const t0 = performance.now();

@@ -129,33 +129,41 @@ export async function vipHolder(fw: readonly Netns[]): Promise<number | undefine
 }
 
 /**
- * Notes when an address appears on and leaves a namespace's interfaces (`ip monitor address`),
- * with this host's wall clock: the moment keepalived puts a virtual address up.
+ * Notes when addresses appear on and leave a namespace's interfaces (`ip -ts monitor address`,
+ * stamped by ip as it reads the kernel's notification): the moment keepalived puts a virtual
+ * address up. With several addresses, `up` is the first of them to appear.
  */
 export class AddressWatch {
   up?: number;
   down?: number;
+  readonly seen = new Map<string, number>();
   private readonly proc: ChildProcess;
   private buf = '';
 
-  constructor(readonly ns: Netns, readonly address: string) {
-    this.proc = ns.spawn('ip', ['monitor', 'address']);
+  constructor(readonly ns: Netns, readonly addresses: readonly string[]) {
+    this.proc = ns.spawn('ip', ['-ts', 'monitor', 'address']);
     this.proc.stdout?.on('data', (d: Buffer) => {
-      const now = Date.now();
       this.buf += d.toString();
       let i;
       while ((i = this.buf.indexOf('\n')) >= 0) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 1);
-        if (!line.includes(` ${address}/`)) continue;
-        if (line.startsWith('Deleted')) this.down ??= now;
-        else this.up ??= now;
+        // [2026-11-22T05:15:38.698743] 3: lan0    inet 192.0.2.1/24 scope global secondary lan0
+        const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (Deleted )?.*\binet6? ([0-9a-f.:]+)\//.exec(line);
+        if (!m || !addresses.includes(m[3])) continue;
+        // local time with microseconds; Date keeps milliseconds
+        const at = new Date(m[1].slice(0, 23)).getTime();
+        if (m[2]) this.down ??= at;
+        else {
+          this.up ??= at;
+          if (!this.seen.has(m[3])) this.seen.set(m[3], at);
+        }
       }
     });
   }
 
   /** resolves once `ip monitor` is listening (a short pause: it prints nothing when ready) */
-  ready(): Promise<void> { return new Promise((r) => setTimeout(r, 100)); }
+  ready(): Promise<void> { return new Promise((r) => setTimeout(r, 150)); }
 
   stop(): void {
     try { process.kill(this.proc.pid!, 'SIGTERM'); } catch { /* gone */ }

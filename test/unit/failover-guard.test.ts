@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  guardRuleset, guardRules, preciseGuardRuleset, parseGuardCounters, GUARD_TABLE, GUARD_PRIORITY, GUARD_RULES, VERDICT, CT_KEY, CMP, META,
+  guardRuleset, guardRules, preciseGuardRuleset, parseGuardCounters, GUARD_TABLE, GUARD_PRIORITY, GUARD_RULES, VERDICT, CT_KEY, CMP, META, FIB,
 } from '../../src/failover/guard-rules.ts';
 import { encodeTableBatch, NFPROTO_INET } from '../../src/failover/nftables.ts';
 import { NlWriter, AttrTable, eachMessage, NLM_F } from '../../src/kernel/nlmsg.ts';
@@ -29,6 +29,19 @@ test('the guard: one prerouting chain after conntrack and before DNAT; drops, ne
   assert.ok(GUARD_PRIORITY > -200 && GUARD_PRIORITY < -100);
   assert.not.match(text, /reject/);
   assert.not.match(guardRuleset(), /iifname/, 'no exemption without sync interfaces');
+  // the standby form: forwarded traffic only, INVALID and TCP only
+  const standby = guardRuleset({ stage: 'standby', exemptInterfaces: ['sync0'] }).split('\n').map((l) => l.trim()).filter(Boolean);
+  assert.equal(standby.slice(3, -2), [
+    'iifname "sync0" accept',
+    'icmpv6 type >= 130 accept',
+    'fib daddr type local accept',
+    `ct state invalid counter drop comment "${GUARD_RULES.invalid}"`,
+    `ct state new tcp flags & (fin | syn | rst | ack) != syn counter drop comment "${GUARD_RULES.loose}"`,
+  ]);
+  assert.equal(guardRules({ stage: 'standby' })[1].exprs, [
+    { op: 'fib', result: FIB.RESULT_ADDRTYPE, flags: FIB.F_DADDR }, { op: 'cmp', cmp: CMP.EQ, data: Uint8Array.of(2, 0, 0, 0) },
+    { op: 'verdict', code: VERDICT.ACCEPT },
+  ]);
   assert.match(guardRuleset({ table: 'other' }), /^table inet other \{/);
 });
 

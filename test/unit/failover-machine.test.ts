@@ -24,17 +24,18 @@ function recorder(opts: { commitMs?: number; failCommit?: boolean } = {}) {
     bulkSend: () => { calls.push('bulk-send'); },
     schedulePurge: () => { calls.push('purge'); },
     requestResync: () => { calls.push('request-resync'); },
+    armGuard: () => { calls.push('arm-guard'); },
     log: (level, msg) => { logs.push(`${level}: ${msg}`); },
   };
   return { calls, logs, act };
 }
 
-test('each state runs its steps in order: MASTER commit/flush/resync/bulk, BACKUP and STOP purge/request, FAULT purge', async () => {
+test('each state runs its steps in order: MASTER commit/flush/resync/bulk, BACKUP and STOP guard/purge/request, FAULT guard/purge', async () => {
   const expect: Record<VrrpState, string[]> = {
     MASTER: ['commit:start', 'commit:end', 'flush', 'resync', 'bulk-send'],
-    BACKUP: ['purge', 'request-resync'],
-    FAULT: ['purge'],
-    STOP: ['purge', 'request-resync'],
+    BACKUP: ['arm-guard', 'purge', 'request-resync'],
+    FAULT: ['arm-guard', 'purge'],
+    STOP: ['arm-guard', 'purge', 'request-resync'],
   };
   for (const state of Object.keys(expect) as VrrpState[]) {
     const r = recorder();
@@ -61,8 +62,11 @@ test('transitions run one at a time, in arrival order; the state is the last one
   const a = m.transition('MASTER', 'fifo');
   const b = m.transition('BACKUP', 'fifo');
   assert.is(m.state, undefined, 'nothing done yet');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.is(m.current, 'MASTER', 'the MASTER steps are running');
+  assert.is(m.state, undefined);
   const [ta, tb] = await Promise.all([a, b]);
-  assert.equal(r.calls, ['commit:start', 'commit:end', 'flush', 'resync', 'bulk-send', 'purge', 'request-resync']);
+  assert.equal(r.calls, ['commit:start', 'commit:end', 'flush', 'resync', 'bulk-send', 'arm-guard', 'purge', 'request-resync']);
   assert.ok(ta.at.getTime() <= tb.at.getTime());
   assert.is(m.state, 'BACKUP');
   assert.equal(m.history.map((t) => t.state), ['MASTER', 'BACKUP']);

@@ -118,8 +118,8 @@ function fullSnapshot(): Snapshot {
     commit: {
       running: true, commits: 0, committed: 0, failed: 0, last: { at: 0, ms: 0, committed: 0, failed: 0 },
       guard: {
-        enabled: true, installed: false, installs: 0, installFailed: 0, removals: 0, removeFailed: 0, leftovers: 0,
-        droppedPackets: 0, droppedBytes: 0, droppedByRule: { invalid: 0, loose: 0, udp: 0 }, last: { installMs: 0, heldMs: 0, dropped: 0 },
+        enabled: true, installed: false, standby: false, standbyArms: 0, standbyDropped: 0, installs: 0, installFailed: 0, removals: 0, removeFailed: 0, leftovers: 0,
+        droppedPackets: 0, droppedBytes: 0, droppedByRule: { invalid: 0, loose: 0, udp: 0 }, last: { at: 0, installMs: 0, heldMs: 0, dropped: 0 },
       },
     },
     reconcile: { started: 0, completed: 0, abandoned: 0, removed: 0 },

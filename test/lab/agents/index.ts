@@ -7,7 +7,9 @@ const AGENTS: Record<string, () => Promise<AgentModule>> = {
   'tcp-server': () => import('./tcp-server.ts'),
   'tcp-clients': () => import('./tcp-clients.ts'),
   'udp-clients': () => import('./udp-clients.ts'),
+  'guard-exit': () => import('./guard-exit.ts'),
   'sync-peer': () => import('./sync-peer.ts'),
+  relay: () => import('./relay.ts'),
   ftp: () => import('./ftp.ts'),
 };
 

@@ -1,0 +1,228 @@
+// Commit without Flows: the ctnetlink create request of an external-cache entry written straight
+// from the conntrackd message the cache stores (src/cache/slab.ts), with no address string and no
+// object built. The request is byte for byte the one the Flow path makes:
+//   encodeFlow(w, { ...decodeCt(message), status without EXPECTED, timeout }, { create, liberal })
+// (test/unit/commit-wire.test.ts). Messages with rarer attributes (a master tuple, sequence
+// adjustment, SCTP or DCCP state, helper, labels) are refused and take the Flow path.
+import type { NlWriter } from '../kernel/nlmsg.ts';
+import { NLM_F } from '../kernel/nlmsg.ts';
+import {
+  CTA, CTA_TUPLE, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_TCP, CTA_NAT, CTA_PROTONAT, CTA_SYNPROXY, SUBSYS_CT, CT_MSG,
+  AF_INET, AF_INET6, LIBERAL, statusForKernel,
+} from '../kernel/ctnetlink.ts';
+import { NETHDR_SIZE, NTA, NTA_MAX } from '../sync/wire.ts';
+import { STATUS } from '../flow/flow.ts';
+
+/** Where each attribute of the message is (offset of its payload, -1 when absent). */
+const at = new Int32Array(NTA_MAX);
+/** attributes that send the entry down the Flow path */
+const RARE = [
+  NTA.MASTER_IPV4, NTA.MASTER_IPV6, NTA.MASTER_L4PROTO, NTA.MASTER_PORT, NTA.NAT_SEQ_ADJ,
+  NTA.SCTP_STATE, NTA.SCTP_VTAG_ORIG, NTA.SCTP_VTAG_REPL, NTA.DCCP_STATE, NTA.DCCP_ROLE,
+  NTA.HELPER_NAME, NTA.LABELS,
+];
+
+const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
+const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+
+function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
+function icmpInvert(proto: number, type: number): number {
+  if (proto === 1) {
+    switch (type) {
+      case 8: return 0; case 0: return 8; case 13: return 14; case 14: return 13;
+      case 15: return 16; case 16: return 15; case 17: return 18; case 18: return 17;
+    }
+    return type;
+  }
+  switch (type) {
+    case 128: return 129; case 129: return 128; case 130: return 131; case 131: return 130;
+  }
+  return type;
+}
+
+/** Indexes the attributes of the (already validated) message; false when one sends it the Flow way. */
+function index(b: Uint8Array, off: number, len: number): boolean {
+  at.fill(-1);
+  let rem = len - NETHDR_SIZE;
+  let p = off + NETHDR_SIZE;
+  while (rem > 4) {
+    const n = u16(b, p);
+    const id = u16(b, p + 2);
+    if (n < 4 || n > rem || id >= NTA_MAX) return false;
+    at[id] = p + 4;
+    const adv = (n + 3) & ~3;
+    p += adv;
+    rem -= adv;
+  }
+  for (const id of RARE) if (at[id] >= 0) return false;
+  return at[NTA.IPV4] >= 0 || at[NTA.IPV6] >= 0;
+}
+
+/**
+ * Writes the create request for the message b[off..off+len) with `timeout` seconds, sequence
+ * number `seq`; returns false (nothing written) when the entry must take the Flow path.
+ */
+export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len: number, timeout: number, seq: number): boolean {
+  if (!index(b, off, len)) return false;
+  // decodeCt keeps the last address attribute it meets
+  const v6 = at[NTA.IPV6] >= 0 && (at[NTA.IPV4] < 0 || at[NTA.IPV6] > at[NTA.IPV4]);
+  const alen = v6 ? 16 : 4;
+  const A = v6 ? at[NTA.IPV6] : at[NTA.IPV4];
+  const src = A, dst = A + alen;
+  const proto = at[NTA.L4PROTO] >= 0 ? b[at[NTA.L4PROTO]] : 0;
+  const icmpProto = proto === 1 || proto === 58;
+  const portProto = proto === 6 || proto === 17 || proto === 136 || proto === 132 || proto === 33 || proto === 47;
+  const portAt = at[NTA.PORT];
+  const sport = portAt >= 0 ? u16(b, portAt) : -1;
+  const dport = portAt >= 0 ? u16(b, portAt + 2) : -1;
+  const hasIcmp = at[NTA.ICMP_TYPE] >= 0 || at[NTA.ICMP_CODE] >= 0 || at[NTA.ICMP_ID] >= 0;
+  const icmpType = at[NTA.ICMP_TYPE] >= 0 ? b[at[NTA.ICMP_TYPE]] : 0;
+  const icmpCode = at[NTA.ICMP_CODE] >= 0 ? b[at[NTA.ICMP_CODE]] : 0;
+  const icmpId = at[NTA.ICMP_ID] >= 0 ? (b[at[NTA.ICMP_ID]] | (b[at[NTA.ICMP_ID] + 1] << 8)) : 0;
+  const status = at[NTA.STATUS] >= 0 ? u32(b, at[NTA.STATUS]) : 0;
+
+  // the NAT the reply tuple rebuilt by decodeCt implies, as natOf sees it
+  const snatAt = v6 ? at[NTA.SNAT_IPV6] : at[NTA.SNAT_IPV4];
+  const dnatAt = v6 ? at[NTA.DNAT_IPV6] : at[NTA.DNAT_IPV4];
+  const spat = !icmpProto && at[NTA.SPAT_PORT] >= 0 ? (b[at[NTA.SPAT_PORT]] | (b[at[NTA.SPAT_PORT] + 1] << 8)) : -1;
+  const dpat = !icmpProto && at[NTA.DPAT_PORT] >= 0 ? (b[at[NTA.DPAT_PORT]] | (b[at[NTA.DPAT_PORT] + 1] << 8)) : -1;
+  // reply.dst / reply.dport of decodeCt's flow, and whether natOf finds a source NAT in them
+  const rDst = snatAt >= 0 ? snatAt : src;
+  const rDport = spat >= 0 ? spat : (portAt >= 0 ? sport : -1);
+  let snat = false, snatPort = -1;
+  if (status & STATUS.SRC_NAT_DONE) {
+    const portChanged = rDport >= 0 && rDport !== sport;
+    if (!sameAddr(b, rDst, src, alen) || portChanged) {
+      snat = true;
+      if (portChanged) snatPort = rDport;
+    }
+  }
+  const rSrc = dnatAt >= 0 ? dnatAt : dst;
+  const rSport = dpat >= 0 ? dpat : (portAt >= 0 ? dport : -1);
+  let dnat = false, dnatPort = -1;
+  if (status & STATUS.DST_NAT_DONE) {
+    const portChanged = rSport >= 0 && rSport !== dport;
+    if (!sameAddr(b, rSrc, dst, alen) || portChanged) {
+      dnat = true;
+      if (portChanged) dnatPort = rSport;
+    }
+  }
+
+  w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, seq, v6 ? AF_INET6 : AF_INET);
+  const ipSrc = v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, ipDst = v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST;
+  // the original tuple
+  w.nest(CTA.TUPLE_ORIG);
+  w.nest(CTA_TUPLE.IP);
+  w.copy(ipSrc, b, src, alen);
+  w.copy(ipDst, b, dst, alen);
+  w.nestEnd();
+  w.nest(CTA_TUPLE.PROTO);
+  w.u8(CTA_PROTO.NUM, proto);
+  if (icmpProto) {
+    w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, hasIcmp ? icmpId : 0);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpType : 0);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, hasIcmp ? icmpCode : 0);
+  } else if (portProto) {
+    w.u16be(CTA_PROTO.SRC_PORT, sport >= 0 ? sport : 0);
+    w.u16be(CTA_PROTO.DST_PORT, dport >= 0 ? dport : 0);
+  }
+  w.nestEnd();
+  w.nestEnd();
+  // the reply tuple before NAT: the inverted original
+  w.nest(CTA.TUPLE_REPLY);
+  w.nest(CTA_TUPLE.IP);
+  w.copy(ipSrc, b, dst, alen);
+  w.copy(ipDst, b, src, alen);
+  w.nestEnd();
+  w.nest(CTA_TUPLE.PROTO);
+  w.u8(CTA_PROTO.NUM, proto);
+  if (icmpProto) {
+    w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, hasIcmp ? icmpId : 0);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpInvert(proto, icmpType) : 0);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, hasIcmp ? icmpCode : 0);
+  } else if (portProto) {
+    w.u16be(CTA_PROTO.SRC_PORT, dport >= 0 ? dport : 0);
+    w.u16be(CTA_PROTO.DST_PORT, sport >= 0 ? sport : 0);
+  }
+  w.nestEnd();
+  w.nestEnd();
+  if (snat) nat(w, CTA.NAT_SRC, v6, b, rDst, alen, snatPort);
+  if (dnat) nat(w, CTA.NAT_DST, v6, b, rSrc, alen, dnatPort);
+  const zone = at[NTA.ZONE] >= 0 ? u16(b, at[NTA.ZONE]) : 0;
+  if (zone) w.u16be(CTA.ZONE, zone);
+  w.u32be(CTA.STATUS, statusForKernel(status & ~STATUS.EXPECTED));
+  w.u32be(CTA.TIMEOUT, timeout);
+  if (at[NTA.MARK] >= 0) w.u32be(CTA.MARK, u32(b, at[NTA.MARK]));
+  const tcp = at[NTA.TCP_STATE] >= 0 || at[NTA.TCP_WSCALE_ORIG] >= 0 || at[NTA.TCP_WSCALE_REPL] >= 0;
+  if (tcp) {
+    w.nest(CTA.PROTOINFO);
+    w.nest(CTA_PROTOINFO.TCP);
+    w.u8(CTA_TCP.STATE, at[NTA.TCP_STATE] >= 0 ? b[at[NTA.TCP_STATE]] : 0);
+    if (at[NTA.TCP_WSCALE_ORIG] >= 0) w.u8(CTA_TCP.WSCALE_ORIG, b[at[NTA.TCP_WSCALE_ORIG]]);
+    if (at[NTA.TCP_WSCALE_REPL] >= 0) w.u8(CTA_TCP.WSCALE_REPLY, b[at[NTA.TCP_WSCALE_REPL]]);
+    w.bytes(CTA_TCP.FLAGS_ORIG, LIBERAL);
+    w.bytes(CTA_TCP.FLAGS_REPLY, LIBERAL);
+    w.nestEnd();
+    w.nestEnd();
+  }
+  const sp = at[NTA.SYNPROXY];
+  if (sp >= 0) {
+    // the wire carries its, isn, tsoff; the request wants isn, its, tsoff
+    w.nest(CTA.SYNPROXY);
+    w.copy(CTA_SYNPROXY.ISN, b, sp + 4, 4);
+    w.copy(CTA_SYNPROXY.ITS, b, sp, 4);
+    w.copy(CTA_SYNPROXY.TSOFF, b, sp + 8, 4);
+    w.nestEnd();
+  }
+  w.end();
+  return true;
+}
+
+function nat(w: NlWriter, type: number, v6: boolean, b: Uint8Array, addr: number, alen: number, port: number): void {
+  w.nest(type);
+  w.copy(v6 ? CTA_NAT.V6_MINIP : CTA_NAT.V4_MINIP, b, addr, alen);
+  w.copy(v6 ? CTA_NAT.V6_MAXIP : CTA_NAT.V4_MAXIP, b, addr, alen);
+  if (port >= 0) {
+    w.nest(CTA_NAT.PROTO);
+    w.u16be(CTA_PROTONAT.PORT_MIN, port);
+    w.u16be(CTA_PROTONAT.PORT_MAX, port);
+    w.nestEnd();
+  }
+  w.nestEnd();
+}
+
+/** Whether the stored message has a master tuple (related flows are committed after masters). */
+export function wireHasMaster(b: Uint8Array, off: number, len: number): boolean {
+  let rem = len - NETHDR_SIZE;
+  let p = off + NETHDR_SIZE;
+  while (rem > 4) {
+    const n = u16(b, p);
+    const id = u16(b, p + 2);
+    if (n < 4 || n > rem) return false;
+    if (id === NTA.MASTER_IPV4 || id === NTA.MASTER_IPV6 || id === NTA.MASTER_L4PROTO || id === NTA.MASTER_PORT) return true;
+    const adv = (n + 3) & ~3;
+    p += adv;
+    rem -= adv;
+  }
+  return false;
+}
+
+/** The timeout of a stored message (NTA_TIMEOUT), or -1. */
+export function wireTimeout(b: Uint8Array, off: number, len: number): number {
+  let rem = len - NETHDR_SIZE;
+  let p = off + NETHDR_SIZE;
+  while (rem > 4) {
+    const n = u16(b, p);
+    const id = u16(b, p + 2);
+    if (n < 4 || n > rem) return -1;
+    if (id === NTA.TIMEOUT) return u32(b, p + 4);
+    const adv = (n + 3) & ~3;
+    p += adv;
+    rem -= adv;
+  }
+  return -1;
+}
