@@ -4,6 +4,7 @@
 //   encodeFlow(w, { ...decodeCt(message), status without EXPECTED, timeout }, { create, liberal })
 // (test/unit/commit-wire.test.ts). Messages with rarer attributes (a master tuple, sequence
 // adjustment, SCTP or DCCP state, helper, labels) are refused and take the Flow path.
+import { icmpReplyType } from '../flow/flow.ts';
 import type { NlWriter } from '../kernel/nlmsg.ts';
 import { NLM_F } from '../kernel/nlmsg.ts';
 import {
@@ -30,19 +31,6 @@ function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
   return true;
 }
 
-function icmpInvert(proto: number, type: number): number {
-  if (proto === 1) {
-    switch (type) {
-      case 8: return 0; case 0: return 8; case 13: return 14; case 14: return 13;
-      case 15: return 16; case 16: return 15; case 17: return 18; case 18: return 17;
-    }
-    return type;
-  }
-  switch (type) {
-    case 128: return 129; case 129: return 128; case 130: return 131; case 131: return 130;
-  }
-  return type;
-}
 
 /** Indexes the attributes of the (already validated) message; false when one sends it the Flow way. */
 function index(b: Uint8Array, off: number, len: number): boolean {
@@ -142,7 +130,7 @@ export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len
   w.u8(CTA_PROTO.NUM, proto);
   if (icmpProto) {
     w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, hasIcmp ? icmpId : 0);
-    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpInvert(proto, icmpType) : 0);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpReplyType(proto, icmpType) : 0);
     w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, hasIcmp ? icmpCode : 0);
   } else if (portProto) {
     w.u16be(CTA_PROTO.SRC_PORT, dport >= 0 ? dport : 0);

@@ -9,6 +9,7 @@
 // counters, secmark, tuple zones, an odd helper name, a reply tuple the NAT attributes do not
 // rebuild, ...: see needsFlow in src/cache/cache.ts) is refused (-1) and takes the slow path.
 // test/unit/record-message.test.ts checks both claims on generated records.
+import { icmpReplyType } from '../flow/flow.ts';
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T } from '../kernel/bpf/ctsync.gen.ts';
 import { KEY, KEY_SIZE } from '../flow/key.ts';
 import { NETHDR_SIZE, NTA, HELPER_NAME_MAX } from '../sync/wire.ts';
@@ -40,20 +41,6 @@ function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
   return true;
 }
 
-// ICMP request <-> reply types, as invertTuple (src/flow/flow.ts) maps them
-function icmpInvert(proto: number, type: number): number {
-  if (proto === 1) {
-    switch (type) {
-      case 8: return 0; case 0: return 8; case 13: return 14; case 14: return 13;
-      case 15: return 16; case 16: return 15; case 17: return 18; case 18: return 17;
-    }
-    return type;
-  }
-  switch (type) {
-    case 128: return 129; case 129: return 128; case 130: return 131; case 131: return 130;
-  }
-  return type;
-}
 
 // attribute writers: header (len, id) big-endian, padding zeroed; each returns the next offset
 function hdr(m: Uint8Array, w: number, len: number, id: number): number {
@@ -166,14 +153,14 @@ export function recordToMessage(dv: DataView, off: number, m: Uint8Array, key: U
     const expS = dpat >= 0 ? dpat : origPorts && oD >= 0 ? oD : 0;
     const expD = spat >= 0 ? spat : origPorts && oS >= 0 ? oS : 0;
     if ((rS < 0 ? 0 : rS) !== expS || (rD < 0 ? 0 : rD) !== expD) return RECORD_SLOW;
-    const expType = oIcmp ? icmpInvert(proto, b[O + TU.icmp_type]) : 0;
+    const expType = oIcmp ? icmpReplyType(proto, b[O + TU.icmp_type]) : 0;
     const expCode = oIcmp ? b[O + TU.icmp_code] : 0;
     const expId = oIcmp ? u16(b, O + TU.icmp_id) : 0;
     const gotType = rIcmp ? b[RT + TU.icmp_type] : 0;
     const gotCode = rIcmp ? b[RT + TU.icmp_code] : 0;
     const gotId = rIcmp ? u16(b, RT + TU.icmp_id) : 0;
     if (gotType !== expType || gotCode !== expCode || gotId !== expId) return RECORD_SLOW;
-  } else if (oS > 0 || oD > 0 || (oIcmp && (icmpInvert(proto, b[O + TU.icmp_type]) !== 0 || b[O + TU.icmp_code] !== 0 || u16(b, O + TU.icmp_id) !== 0))) {
+  } else if (oS > 0 || oD > 0 || (oIcmp && (icmpReplyType(proto, b[O + TU.icmp_type]) !== 0 || b[O + TU.icmp_code] !== 0 || u16(b, O + TU.icmp_id) !== 0))) {
     // without a reply tuple decodeRecord inverts only the addresses; replyFor would swap the
     // ports and invert the ICMP fields too
     return RECORD_SLOW;

@@ -145,7 +145,8 @@ export function invertTuple(t: Tuple): Tuple {
 // ICMP request -> reply types, as nf_conntrack_proto_icmp{,v6} invert them.
 const ICMP_INVERT: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 };
 const ICMPV6_INVERT: Record<number, number> = { 128: 129, 129: 128, 130: 131, 131: 130 };
-function icmpReplyType(proto: number, type: number): number {
+/** The ICMP/ICMPv6 type of the other direction (echo request <-> reply, ...). */
+export function icmpReplyType(proto: number, type: number): number {
   const m = proto === 1 ? ICMP_INVERT : ICMPV6_INVERT;
   return m[type] ?? type;
 }

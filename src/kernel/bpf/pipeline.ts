@@ -7,8 +7,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { NetlinkSocket } from '../netlink.ts';
 import { eachMessage, NLMSG } from '../nlmsg.ts';
-import { GROUP, SUBSYS_CT, SUBSYS_EXP, decodeFlow, decodeExpectation } from '../ctnetlink.ts';
-import { ctEventType } from '../events/netlink.ts';
+import { GROUP } from '../ctnetlink.ts';
+import { deliverMessage } from '../events/netlink.ts';
 import { E } from '../libc.ts';
 import type { EventSink, SourceCounters } from '../events/source.ts';
 import { zeroCounters } from '../events/source.ts';
@@ -257,22 +257,7 @@ export class BpfPipeline {
       const ok = eachMessage(s.rdv, n, (h, p) => {
         if (h.type === NLMSG.ERROR || h.type === NLMSG.DONE) return;
         this.socketMessages++;
-        const kernelNs = this.markerNs.shift();
-        const subsys = h.type >> 8;
-        const end = p - 16 + h.len;
-        try {
-          if (subsys === SUBSYS_CT) {
-            const flow = decodeFlow(s.rdv, p + 4, end, s.rdv.getUint8(p));
-            this.c.received++;
-            sink.flow({ type: ctEventType(h.type, h.flags), flow, origin: h.pid, ...(kernelNs ? { kernelNs } : {}) });
-          } else if (subsys === SUBSYS_EXP) {
-            const exp = decodeExpectation(s.rdv, p + 4, end, s.rdv.getUint8(p));
-            this.c.received++;
-            sink.expectation({ type: ctEventType(h.type, h.flags), exp, origin: h.pid });
-          }
-        } catch {
-          this.c.malformed++;
-        }
+        deliverMessage(s.rdv, h, p, sink, this.c, this.markerNs.shift());
       });
       if (!ok) this.c.malformed++;
     }

@@ -20,14 +20,15 @@ export interface BpfSourceOptions {
   socketBufferBytes?: number;
 }
 
-export class BpfNetlinkEventSource implements EventSource {
-  readonly kind = 'bpf-netlink' as const;
+/** What both BPF sources share: a BpfPipeline (ring buffer, counters, filter maps) behind EventSource. */
+export abstract class BpfEventSource implements EventSource {
+  abstract readonly kind: 'bpf-netlink' | 'bpf-tracing';
   readonly reason: string;
   readonly pipeline: BpfPipeline;
 
-  /** Loads the socket filter; throws BpfLoadError when BPF cannot be used here. */
-  constructor(opt: BpfSourceOptions) {
-    this.pipeline = BpfPipeline.open({ mode: 'netlink', ...opt });
+  /** Loads the programs of the mode; throws BpfLoadError when the kernel or the host refuses. */
+  protected constructor(mode: 'netlink' | 'tracing', opt: BpfSourceOptions) {
+    this.pipeline = BpfPipeline.open({ mode, ...opt });
     this.reason = opt.reason ?? 'selected';
   }
 
@@ -38,4 +39,9 @@ export class BpfNetlinkEventSource implements EventSource {
   stats(): PipelineStats { return this.pipeline.stats(); }
   setFilter(filter: FlowFilter): void { this.pipeline.setFilter(filter); }
   close(): Promise<void> { return this.pipeline.close(); }
+}
+
+export class BpfNetlinkEventSource extends BpfEventSource {
+  readonly kind = 'bpf-netlink' as const;
+  constructor(opt: BpfSourceOptions) { super('netlink', opt); }
 }

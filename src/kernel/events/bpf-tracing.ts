@@ -3,26 +3,9 @@
 // socket stays open, because the kernel only generates conntrack events while someone listens,
 // and carries expectation events; its socket filter drops the conntrack messages unread.
 // Kernels that refuse BPF trampolines fail the load with EPERM (see select.ts for the fallback).
-import type { EventSink, EventSource, SourceCounters } from './source.ts';
-import type { FlowFilter } from '../../flow/filter.ts';
-import { BpfPipeline, type PipelineStats } from '../bpf/pipeline.ts';
-import type { BpfSourceOptions } from './bpf-netlink.ts';
+import { BpfEventSource, type BpfSourceOptions } from './bpf-netlink.ts';
 
-export class BpfTracingEventSource implements EventSource {
+export class BpfTracingEventSource extends BpfEventSource {
   readonly kind = 'bpf-tracing' as const;
-  readonly reason: string;
-  readonly pipeline: BpfPipeline;
-
-  /** Loads and attaches the tracing programs; throws BpfLoadError when the kernel refuses. */
-  constructor(opt: BpfSourceOptions) {
-    this.pipeline = BpfPipeline.open({ mode: 'tracing', ...opt });
-    this.reason = opt.reason ?? 'selected';
-  }
-
-  start(sink: EventSink): void { this.pipeline.start(sink); }
-  drain(): void { this.pipeline.drain(); }
-  counters(): SourceCounters { return this.pipeline.counters(); }
-  stats(): PipelineStats { return this.pipeline.stats(); }
-  setFilter(filter: FlowFilter): void { this.pipeline.setFilter(filter); }
-  close(): Promise<void> { return this.pipeline.close(); }
+  constructor(opt: BpfSourceOptions) { super('tracing', opt); }
 }

@@ -1,6 +1,6 @@
 // The plain ctnetlink event source: events parsed in TypeScript, for hosts without BPF rights.
 import { NetlinkSocket, NETLINK_OPT } from '../netlink.ts';
-import { eachMessage, NLMSG, NLM_F } from '../nlmsg.ts';
+import { eachMessage, NLMSG, NLM_F, type NlHeader } from '../nlmsg.ts';
 import { GROUP, SUBSYS_CT, SUBSYS_EXP, CT_MSG, decodeFlow, decodeExpectation } from '../ctnetlink.ts';
 import { EV, type EventType } from '../../flow/event.ts';
 import { type EventSink, type EventSource, type SourceCounters, zeroCounters } from './source.ts';
@@ -21,6 +21,29 @@ export interface NetlinkSourceOptions {
 export function ctEventType(msgType: number, flags: number): EventType {
   if ((msgType & 0xff) === CT_MSG.DELETE) return EV.DESTROY;
   return flags & (NLM_F.CREATE | NLM_F.EXCL) ? EV.NEW : EV.UPDATE;
+}
+
+/**
+ * Decodes one ctnetlink event message (header h, payload at p) and hands it to the sink; counts
+ * it as received, or as malformed. Shared with the BPF pipeline for the messages passed up.
+ */
+export function deliverMessage(dv: DataView, h: NlHeader, p: number, sink: EventSink, c: SourceCounters, kernelNs?: bigint): void {
+  if (h.type === NLMSG.ERROR || h.type === NLMSG.DONE) return;
+  const subsys = h.type >> 8;
+  const end = p - 16 + h.len;
+  try {
+    if (subsys === SUBSYS_CT) {
+      const flow = decodeFlow(dv, p + 4, end, dv.getUint8(p));
+      c.received++;
+      sink.flow({ type: ctEventType(h.type, h.flags), flow, origin: h.pid, ...(kernelNs ? { kernelNs } : {}) });
+    } else if (subsys === SUBSYS_EXP) {
+      const exp = decodeExpectation(dv, p + 4, end, dv.getUint8(p));
+      c.received++;
+      sink.expectation({ type: ctEventType(h.type, h.flags), exp, origin: h.pid });
+    }
+  } catch {
+    c.malformed++;
+  }
 }
 
 export class NetlinkEventSource implements EventSource {
@@ -73,24 +96,7 @@ export class NetlinkEventSource implements EventSource {
         continue;
       }
       any = true;
-      const ok = eachMessage(s.rdv, n, (h, p) => {
-        if (h.type === NLMSG.ERROR || h.type === NLMSG.DONE) return;
-        const subsys = h.type >> 8;
-        const end = p - 16 + h.len;
-        try {
-          if (subsys === SUBSYS_CT) {
-            const flow = decodeFlow(s.rdv, p + 4, end, s.rdv.getUint8(p));
-            this.c.received++;
-            sink.flow({ type: ctEventType(h.type, h.flags), flow, origin: h.pid });
-          } else if (subsys === SUBSYS_EXP) {
-            const exp = decodeExpectation(s.rdv, p + 4, end, s.rdv.getUint8(p));
-            this.c.received++;
-            sink.expectation({ type: ctEventType(h.type, h.flags), exp, origin: h.pid });
-          }
-        } catch {
-          this.c.malformed++;
-        }
-      });
+      const ok = eachMessage(s.rdv, n, (h, p) => deliverMessage(s.rdv, h, p, sink, this.c));
       if (!ok) this.c.malformed++;
     }
     if (any) sink.batchEnd();
