@@ -18,7 +18,7 @@ import type { SyncObject, SyncSlot } from '../sync/object.ts';
 import { ObjNode } from '../sync/queue.ts';
 import { decodeCt, encodeCt, scanCt, type EncodeOptions } from '../sync/codec.ts';
 import { MAX_MESSAGE_SIZE, NETHDR_SIZE, NTA, HELPER_NAME_MAX, LABEL_WORDS_MAX } from '../sync/wire.ts';
-import { FlowSlab } from './slab.ts';
+import { FlowSlab, Words } from './slab.ts';
 import { writeFlowKey } from './key.ts';
 
 /** Lifecycle of a cached object, as conntrackd's C_OBJ_NEW / C_OBJ_ALIVE / C_OBJ_DEAD. */
@@ -124,6 +124,7 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
 }
 
 const scratchKey = new Uint8Array(KEY_SIZE);
+const copyDst = new Words();
 const scratchMsg = new Uint8Array(MAX_MESSAGE_SIZE + 64);
 const TAG_STATE = 0x03;
 
@@ -196,6 +197,9 @@ export class Cache<K extends Kind> {
     const src = s.msgBuf(id), so = s.msgOff(id), n = s.msgLen(id);
     if (n < NETHDR_SIZE) return -1;
     const dropTimeout = opt.commitTimeout === true, dropWscale = opt.tcpWindowTracking !== true;
+    // attributes are 4-aligned: word copies when both sides are (the usual case)
+    const sw = s.msgWords(id), dw = copyDst.of(b);
+    const words = sw !== undefined && dw !== undefined && ((so | o | n) & 3) === 0;
     for (let i = 0; i < NETHDR_SIZE; i++) b[o + i] = src[so + i];
     let w = o + NETHDR_SIZE;
     let p = so + NETHDR_SIZE;
@@ -208,7 +212,12 @@ export class Cache<K extends Kind> {
         p += adv;
         continue;
       }
-      for (let i = 0; i < adv; i++) b[w + i] = src[p + i];
+      if (words && p + adv <= end) {
+        const d = w >> 2, q = p >> 2;
+        for (let i = 0; i < adv >> 2; i++) dw[d + i] = sw[q + i];
+      } else {
+        for (let i = 0; i < adv; i++) b[w + i] = src[p + i];
+      }
       w += adv;
       p += adv;
     }

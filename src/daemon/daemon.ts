@@ -89,7 +89,7 @@ export class Daemon implements SyncHost, EventSink {
   purgeAt?: number;
   private purgeTimer?: ReturnType<typeof setTimeout>;
   private resyncTimer?: ReturnType<typeof setTimeout>;
-  private batchKernelNs: (bigint | number)[] = [];
+  private batchKernelNs: number[] = [];
   private stopped = false;
   private onStop?: () => void;
 
@@ -306,7 +306,7 @@ export class Daemon implements SyncHost, EventSink {
 
   private enqueueLocal(e: Entry, kernelNs: bigint | number | undefined): void {
     this.mode.enqueue(e);
-    if (kernelNs !== undefined && this.batchKernelNs.length < 65536) this.batchKernelNs.push(kernelNs);
+    if (kernelNs !== undefined && this.batchKernelNs.length < 65536) this.batchKernelNs.push(Number(kernelNs));
   }
 
   expectation(ev: ExpectationEvent): void {
@@ -333,12 +333,11 @@ export class Daemon implements SyncHost, EventSink {
   batchEnd(): void {
     this.readNs = -1;
     // kernel-to-wire: the datagrams of this flush carry the batch's events
-    this.probes.begin(this.batchKernelNs);
+    this.batchKernelNs = this.probes.begin(this.batchKernelNs);
     try {
       this.mode.flush();
     } finally {
       this.probes.end();
-      this.batchKernelNs.length = 0;
     }
   }
 

@@ -86,6 +86,13 @@ export function watchReadable(fd: number, onReadable: () => void): Watch {
  */
 export const dgramSendsInOrder: boolean = !deno;
 
+/**
+ * Whether a sync link connects its send socket to the destination. On Node, send() on a connected
+ * socket skips the address lookup that an unconnected one makes per datagram (a deferred callback
+ * each) and the kernel reuses the route; Deno's node:dgram is left as it is.
+ */
+export const dgramConnects: boolean = !deno;
+
 /** Deno maps some socket errors to UNKNOWN/EINVAL where Node names them; give both one name. */
 export function errorCode(err: unknown): string {
   const e = err as { code?: string; message?: string };

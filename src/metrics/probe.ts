@@ -77,9 +77,18 @@ export class Probes {
     };
   }
 
-  /** Opens a batch: the datagrams sent until end() carry the messages of these events. */
-  begin(stamps: readonly (bigint | number)[]): void {
-    this.open = stamps.length ? { stamps: stamps.map(Number), pending: 0, sent: 0, closed: false } : undefined;
+  /**
+   * Opens a batch: the datagrams sent until end() carry the messages of these events. The batch
+   * keeps `stamps` until its last datagram is sent, so the caller must not touch the array again;
+   * it gets an empty one back for the next batch (arrays are recycled: no copy per batch).
+   */
+  begin(stamps: number[]): number[] {
+    if (!stamps.length) {
+      this.open = undefined;
+      return stamps;
+    }
+    this.open = { stamps, pending: 0, sent: 0, closed: false };
+    return this.spare.pop() ?? [];
   }
 
   end(): void {
@@ -89,12 +98,23 @@ export class Probes {
     b.closed = true;
     if (b.pending > 0) return;
     if (b.sent > 0) this.record(b);
-    else this.unsent += b.stamps.length;
+    else {
+      this.unsent += b.stamps.length;
+      this.recycle(b.stamps);
+    }
   }
 
   private record(b: Batch): void {
     const now = this.nowNs(), ms = Date.now();
     for (const k of b.stamps) this.latency.kernelToWire.add((now - k) / 1000, ms);
+    this.recycle(b.stamps);
+  }
+
+  private readonly spare: number[][] = [];
+
+  private recycle(stamps: number[]): void {
+    stamps.length = 0;
+    if (this.spare.length < 16) this.spare.push(stamps);
   }
 
   // ---- receiver ----

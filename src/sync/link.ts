@@ -13,7 +13,7 @@
 //   await link.close()
 import dgram from 'node:dgram';
 import { canonicalAddr, familyOf } from '../flow/addr.ts';
-import { dgramSendsInOrder, errorCode } from '../kernel/runtime.ts';
+import { dgramConnects, dgramSendsInOrder, errorCode } from '../kernel/runtime.ts';
 import {
   addressBytes, inSubnets, interfaceAddresses, interfaceExists, interfaceMtu, interfaceStatus, type IfAddr, type LinkStatus,
 } from './iface.ts';
@@ -91,6 +91,8 @@ export class UdpLink {
   private addrs: IfAddr[] = [];
   private peerBytes: Uint8Array | undefined;
   private dest = '';
+  /** the send socket is connected to dest (runtime.ts: dgramConnects) */
+  private connected = false;
   private auth: Authenticator | undefined;
   private replay = new ReplayWindow();
   /** where node:dgram reorders a burst (Deno): datagrams waiting for the one in flight */
@@ -196,6 +198,8 @@ export class UdpLink {
         await bind(rx, this.port, listen, `${what}: cannot receive on ${listen} port ${this.port}`);
         await bind(tx, 0, this.family === 4 ? '0.0.0.0' : '::', `${what}: cannot open the send socket`);
       }
+      // no route yet (the link is down at boot): stay unconnected, sends are counted as they fail
+      this.connected = dgramConnects && await connect(tx, this.port, this.dest);
       const bytes = this.config.bufferBytes ?? DEFAULT_BUFFER_BYTES;
       try { rx.setRecvBufferSize(bytes); } catch { /* kept at the system default; visible below */ }
       try { tx.setSendBufferSize(bytes); } catch { /* idem */ }
@@ -260,7 +264,7 @@ export class UdpLink {
       len = this.auth.seal(buf, len);
     }
     try {
-      tx.send(buf, 0, len, this.port, this.dest, (err) => {
+      const sent = (err: Error | null) => {
         if (err) {
           this.counters.errSend++;
           this.lastError = `send: ${errorCode(err)}`;
@@ -269,7 +273,9 @@ export class UdpLink {
           this.counters.bytesSent += len;
         }
         done();
-      });
+      };
+      if (this.connected) tx.send(buf, 0, len, sent);
+      else tx.send(buf, 0, len, this.port, this.dest, sent);
     } catch (e) {
       this.counters.errSend++;
       this.lastError = `send: ${errorCode(e)}`;
@@ -285,6 +291,24 @@ export class UdpLink {
       try { s.close(() => r()); } catch { r(); }
     })));
   }
+}
+
+/** Connects a send socket to its destination; false when the kernel refuses (no route). */
+function connect(s: dgram.Socket, port: number, address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    // node:dgram reports a failed connect as an 'error' event, never through the callback
+    const fail = () => resolve(false);
+    s.once('error', fail);
+    try {
+      s.connect(port, address, () => {
+        s.off('error', fail);
+        resolve(true);
+      });
+    } catch {
+      s.off('error', fail);
+      resolve(false);
+    }
+  });
 }
 
 function bind(s: dgram.Socket, port: number, address: string, what: string): Promise<void> {

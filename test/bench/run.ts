@@ -2,7 +2,9 @@
 //
 //   replication  N new flows as one burst; time until the receiver's external cache holds all N;
 //                CPU of sender and receiver, bytes and datagrams on the sync link, losses, the
-//                receiver's RSS growth; then a commit of those N entries into the receiver's kernel
+//                receiver's RSS growth; then all N deleted, and N other new flows as one burst
+//                (the steady state: daemons that have seen a cycle of creates and deletes, as a
+//                firewall's always have); then a commit of those N entries into the receiver's kernel
 //   latency      flows at a steady rate for some seconds, captured on the sync link (capture.ts)
 //   burst        the largest burst the kernel table allows (up to 1,000,000); losses, resyncs,
 //                flows missing at the peer; then a commit of everything that arrived
@@ -77,6 +79,8 @@ export interface Latency extends LatencySummary {
 export interface SubjectResult {
   name: SubjectName;
   replication: Replication;
+  /** the same N again, new tuples, after the first N were replicated and deleted (steady state) */
+  warm: Replication;
   commit: CommitFigure;
   latency: Latency;
   burst: Replication;
@@ -142,6 +146,23 @@ async function replicate(
   };
 }
 
+/**
+ * Deletes every flow of the sender's kernel table and waits until the receiver's external cache
+ * is empty again (or stops shrinking for stallMs): the daemons have then handled a whole cycle of
+ * creates and deletes, as a firewall's daemon always has, and their code is compiled.
+ */
+async function deleteAll(pair: RunningPair, gen: Conntrack, opt: BenchOptions): Promise<number> {
+  gen.flush();
+  let last = -1, lastChange = performance.now();
+  for (;;) {
+    const c = await pair.receiver.externalCount();
+    const now = performance.now();
+    if (c !== last) { last = c; lastChange = now; }
+    if (c <= 0 || now - lastChange > opt.stallMs) return c;
+    await sleep(50);
+  }
+}
+
 async function commitAll(d: Daemon): Promise<CommitFigure> {
   const entries = await d.externalCount();
   const r = await d.commit();
@@ -176,15 +197,19 @@ async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen
 }
 
 /** Runs every phase for one daemon on the lab's pair of namespaces. */
-export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrack, Conntrack], name: SubjectName, opt: BenchOptions, pre: { n: Encoded; big: Encoded }): Promise<SubjectResult> {
+export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrack, Conntrack], name: SubjectName, opt: BenchOptions, pre: { n: Encoded; warm: Encoded; big: Encoded }): Promise<SubjectResult> {
   const say = (m: string) => opt.log(`[${name}] ${m}`);
 
   say(`replication of ${opt.n} flows`);
   let pair = await startPair(name, lab, fw, opt.pair);
-  let replication: Replication, commit: CommitFigure;
+  let replication: Replication, warm: Replication, commit: CommitFigure;
   try {
     replication = await replicate(pair, fw, gens[0], pre.n, opt.n, opt);
-    say(`  ${replication.replicated}/${opt.n} in ${replication.seconds.toFixed(3)} s; commit`);
+    say(`  ${replication.replicated}/${opt.n} in ${replication.seconds.toFixed(3)} s; all deleted again`);
+    const left = await deleteAll(pair, gens[0], opt);
+    if (left > 0) say(`  ${left} flows stayed in the peer's external cache after the delete`);
+    warm = await replicate(pair, fw, gens[0], pre.warm, opt.n, opt);
+    say(`  again with new flows (steady state): ${warm.replicated}/${opt.n} in ${warm.seconds.toFixed(3)} s; commit`);
     commit = await commitAll(pair.receiver);
     say(`  commit of ${commit.entries}: ${commit.wallSeconds.toFixed(3)} s`);
   } finally {
@@ -215,7 +240,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, commit, latency, burst, bigCommit };
+  return { name, replication, warm, commit, latency, burst, bigCommit };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */
@@ -224,7 +249,7 @@ export async function runBench(lab: Lab, opt: BenchOptions): Promise<SubjectResu
   const gens: [Conntrack, Conntrack] = [fw[0].conntrack(), fw[1].conntrack()];
   try {
     // encoding happens once, before any clock runs; both daemons get the very same requests
-    const pre = { n: encodeCreates(0, opt.n), big: encodeCreates(0, opt.big) };
+    const pre = { n: encodeCreates(0, opt.n), warm: encodeCreates(opt.n, 2 * opt.n), big: encodeCreates(0, opt.big) };
     const out: SubjectResult[] = [];
     for (const s of opt.subjects) out.push(await benchSubject(lab, fw, gens, s, opt, pre));
     return out;

@@ -15,7 +15,7 @@ interface Report {
   quick: boolean;
   options: { n: number; big: number; rate: number; seconds: number };
   rows: Row[];
-  results: { name: string; replication: { replicated: number; flows: number }; latency: { matched: number; flows: number } }[];
+  results: { name: string; replication: { replicated: number; flows: number }; warm: { replicated: number; flows: number }; latency: { matched: number; flows: number } }[];
 }
 
 test('npm run bench -- --quick --json: a complete table for conntrackd and ctsync', async () => {
@@ -27,7 +27,7 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
   assert.equal(report.results.map((x) => x.name), ['conntrackd', 'ctsync']);
   assert.ok(report.rows.length >= 20, `rows: ${report.rows.length}`);
   const ids = report.rows.map((x) => x.id);
-  for (const id of ['replication_s', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'rss_per_flow', 'burst_lost', 'commit_big']) {
+  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'rss_per_flow', 'burst_lost', 'commit_big']) {
     assert.ok(ids.includes(id), `row ${id} is missing`);
   }
   for (const row of report.rows) {
@@ -37,6 +37,7 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
   // every flow of the small load reached the peer, for both daemons, and was seen on the wire
   for (const res of report.results) {
     assert.is(res.replication.replicated, res.replication.flows, `${res.name}: replicated`);
+    assert.is(res.warm.replicated, res.warm.flows, `${res.name}: replicated in the steady state`);
     assert.is(res.latency.matched, res.latency.flows, `${res.name}: flows seen in the capture`);
   }
   const table = report.rows.find((x) => x.id === 'replicated')!;
