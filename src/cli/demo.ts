@@ -113,7 +113,7 @@ async function report(f: FailoverLab, i: number, sw: SwitchResult, say: (m: stri
     const window = sw.vipUpAt !== undefined ? Math.round(c.at + c.ms - sw.vipUpAt) : undefined;
     say(`fw${i + 1} ctsync: committed ${c.committed} entries (${c.failed} failed) in ${c.ms.toFixed(1)} ms` +
       (window !== undefined ? `; from the virtual address up to the commit done: ${window} ms` : '') +
-      (g?.last ? `; commit guard (armed since fw${i + 1} became BACKUP) dropped ${g.standbyDropped + g.last.dropped} packets, none rejected` : ''));
+      (g?.last ? `; commit guard (armed since fw${i + 1} became BACKUP) dropped ${packets(g.standbyDropped + g.last.dropped)}, none rejected` : ''));
   }
 }
 
@@ -127,4 +127,8 @@ async function checkAll(f: FailoverLab, say: (m: string) => void, noSync: boolea
   const to = await (async () => { try { return await f.kernelFlows(f.keepalived[0]?.running ? 0 : 1); } catch { return undefined; } })();
   if (to !== undefined) say(`the master's kernel holds ${to} client flows`);
   return r.survived;
+}
+
+function packets(n: number): string {
+  return `${n} packet${n === 1 ? '' : 's'}`;
 }
