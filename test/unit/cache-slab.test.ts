@@ -5,18 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FlowSlab, Words } from '../../src/cache/slab.ts';
 import { KEY_SIZE, hashKey } from '../../src/flow/key.ts';
-
-/** A deterministic generator (mulberry32), so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from './sync-harness.ts';
 
 function keyOf(k: number): Uint8Array {
   const b = new Uint8Array(KEY_SIZE);
