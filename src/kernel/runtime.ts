@@ -80,6 +80,13 @@ export function watchReadable(fd: number, onReadable: () => void): Watch {
 }
 
 /**
+ * Whether a watch is cheap to open and close many times a second. Node: a libuv poll handle.
+ * Deno: close() leaves the worker's poll(2) running until its timeout, so watches opened and closed
+ * often would pile up; there the ring buffer is read on its timer alone.
+ */
+export const watchIsCheap: boolean = !deno;
+
+/**
  * Whether node:dgram puts datagrams on the wire in the order send() was called. Deno 2's puts
  * the datagrams queued in one turn of the event loop out in reverse order (and calls back in that
  * order); a sync link there sends one datagram at a time.

@@ -215,6 +215,39 @@ test('start() polls in batches; close() stops the timer and pending reads before
   assert.is(r.available(), 0);
 });
 
+test('wake-up: armed when idle, reads the first record at once, off while busy and after close', async () => {
+  const ring = new FakeRing(PAGE);
+  const r = new RingReader(ring.mem);
+  const got: number[] = [];
+  const armedAtBatch: number[] = [];
+  let armed = 0, closed = 0;
+  let fire: (() => void) | undefined;
+  const wake = (ready: () => void) => {
+    armed++;
+    fire = ready;
+    return { close: async () => { closed++; fire = undefined; } };
+  };
+  // a long idle interval: only the wake-up explains a read before it
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(armed), { busyMs: 1, idleMs: 500, wake });
+  for (let t = 0; t < 200 && armed < 1; t++) await new Promise((res) => setTimeout(res, 10));
+  assert.is(armed, 1, 'the first empty tick arms the watch');
+  ring.write(rec(7));
+  fire!();
+  assert.equal(got, [7], 'read inside the wake-up, not at the next tick');
+  assert.is(closed, 1, 'the watch is closed while the reader polls');
+  // busy: the next tick comes after busyMs, reads what arrived, and the watch stays off
+  for (let i = 0; i < 3; i++) ring.write(rec(10 + i));
+  // timers only: wait for the two ticks (however late a loaded machine runs them)
+  for (let t = 0; t < 200 && armed < 2; t++) await new Promise((res) => setTimeout(res, 10));
+  assert.equal(got, [7, 10, 11, 12]);
+  assert.equal(armedAtBatch, [1, 1], 'not armed again while records were coming');
+  // the tick after that found nothing: armed again
+  assert.is(armed, 2);
+  await r.close();
+  assert.is(closed, 2, 'close() closes an armed watch');
+  assert.is(fire, undefined);
+});
+
 test('close() from inside a handler releases the memory only after the drain returns', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);

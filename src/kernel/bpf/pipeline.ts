@@ -10,6 +10,7 @@ import { eachMessage, NLMSG } from '../nlmsg.ts';
 import { GROUP } from '../ctnetlink.ts';
 import { deliverMessage } from '../events/netlink.ts';
 import { E } from '../libc.ts';
+import { watchIsCheap, watchReadable } from '../runtime.ts';
 import type { EventSink, SourceCounters } from '../events/source.ts';
 import { zeroCounters } from '../events/source.ts';
 import type { FlowFilter } from '../../flow/filter.ts';
@@ -147,7 +148,11 @@ export class BpfPipeline {
   /** Starts delivering to the sink: a timer polls the ring buffer (see RingReader.start). */
   start(sink: EventSink): void {
     this.sink = sink;
-    this.ring.start(this.onRecord, () => this.afterBatch(), { busyMs: this.busyMs, idleMs: this.idleMs });
+    const fd = this.obj.mapFd('events');
+    this.ring.start(this.onRecord, () => this.afterBatch(), {
+      busyMs: this.busyMs, idleMs: this.idleMs,
+      wake: watchIsCheap ? (ready) => watchReadable(fd, ready) : undefined,
+    });
     this.idleTimer = setInterval(() => this.housekeeping(), this.countersMs);
   }
 

@@ -6,6 +6,7 @@
 // Each record starts with an 8-byte header: u32 length with the BUSY (bit 31, still being
 // written) and DISCARD (bit 30, skip it) flags, and a u32 page offset; records are 8-aligned.
 import { libc, errno, address, view, SysError } from '../libc.ts';
+import type { Watch } from '../runtime.ts';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -45,6 +46,14 @@ export interface PollOptions {
   busyMs?: number;
   /** longest poll interval when idle (ms) */
   idleMs?: number;
+  /**
+   * Wakes the reader when the ring goes from empty to not empty (a readiness watch on the map's
+   * fd, runtime.ts watchReadable). Idle, the reader waits on it and reads the first record at once
+   * instead of at the next tick; busy, it polls on the timer as without it, so that a burst is
+   * still read in batches of busyMs. The kernel wakes the watcher only when the reader has caught
+   * up (bpf_ringbuf_submit without flags), i.e. at the start of a busy period.
+   */
+  wake?: (onReady: () => void) => Watch;
 }
 
 export class RingReader {
@@ -61,7 +70,9 @@ export class RingReader {
   private draining = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private waiters: (() => void)[] = [];
-  private loop: { cb: RecordHandler; onBatch?: (n: number) => void; delay: number; busy: number; idle: number } | undefined;
+  private loop: { cb: RecordHandler; onBatch?: (n: number) => void; delay: number; busy: number; idle: number; wake?: PollOptions['wake'] } | undefined;
+  /** the readiness watch, armed while idle */
+  private watch: Watch | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly mem: RingMemory) {
@@ -164,9 +175,32 @@ export class RingReader {
     if (this.closed) throw new Error('ring buffer reader is closed');
     if (this.loop) throw new Error('ring buffer reader already started');
     const busy = opt.busyMs ?? 1, idle = opt.idleMs ?? 10;
-    this.loop = { cb, onBatch, delay: busy, busy, idle };
+    this.loop = { cb, onBatch, delay: busy, busy, idle, wake: opt.wake };
     this.timer = setTimeout(this.tick, busy);
   }
+
+  /** Idle with a wake-up: watch for the first record (the timer stays, at the idle interval, as a safety net). */
+  private arm(): void {
+    const l = this.loop;
+    if (!l?.wake || this.watch || this.closed) return;
+    this.watch = l.wake(this.woken);
+  }
+
+  private disarm(): void {
+    const w = this.watch;
+    this.watch = undefined;
+    if (w) void w.close();
+  }
+
+  private readonly woken = (): void => {
+    // level-triggered: stop watching first, or it fires again until the records are consumed
+    this.disarm();
+    const l = this.loop;
+    if (!l || this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.tick();
+  };
 
   /** One pass of the continuous reader; also callable directly (e.g. on a wake-up). */
   poll(): number {
@@ -186,7 +220,13 @@ export class RingReader {
       n = this.poll();
     } finally {
       if (!this.closed) {
-        l.delay = n > 0 ? l.busy : Math.min(l.delay * 2, l.idle);
+        if (n > 0) {
+          l.delay = l.busy;
+          this.disarm();
+        } else if (l.wake) {
+          l.delay = l.idle;
+          this.arm();
+        } else l.delay = Math.min(l.delay * 2, l.idle);
         this.timer = setTimeout(this.tick, l.delay);
       }
     }
@@ -201,6 +241,7 @@ export class RingReader {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.disarm();
     this.loop = undefined;
     for (const w of [...this.waiters]) w();
     this.waiters = [];
