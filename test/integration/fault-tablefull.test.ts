@@ -43,6 +43,10 @@ async function fill(ns: Netns): Promise<{ filler: Flow[]; max: number }> {
   return { filler, max };
 }
 
+async function conntrackCount(ns: Netns): Promise<number> {
+  return Number((await ns.exec('cat', ['/proc/sys/net/netfilter/nf_conntrack_count'])).stdout.trim());
+}
+
 async function free(ns: Netns, flows: Flow[]): Promise<void> {
   const ct = ns.conntrack();
   try { ct.delete(flows); } finally { await ct.close(); }
@@ -58,7 +62,7 @@ test('disable-external-cache: injections into a full table fail and are counted;
     const churn = new Churn(fw[0].conntrack(), 0);
     try {
       const { filler, max } = await fill(fw[1]);
-      const count = Number((await fw[1].exec('cat', ['/proc/sys/net/netfilter/nf_conntrack_count'])).stdout.trim());
+      const count = await conntrackCount(fw[1]);
       assert.is(count, max, `the table holds nf_conntrack_max entries (${filler.length} of them ours)`);
       churn.create(200);
       await until(async () => {
@@ -71,8 +75,7 @@ test('disable-external-cache: injections into a full table fail and are counted;
       await free(fw[1], filler.slice(0, 1000));
       // the kernel releases deleted entries after an RCU grace period: the room exists once the
       // count has gone down (a resync sent before that fails again, and is counted)
-      const counted = async () => Number((await fw[1].exec('cat', ['/proc/sys/net/netfilter/nf_conntrack_count'])).stdout.trim());
-      await until(async () => (await counted()) <= max - 500, 10_000, 'room in the table');
+      await until(async () => (await conntrackCount(fw[1])) <= max - 500, 10_000, 'room in the table');
       churn.create(50);
       await d[1].request('request-resync');
       await converge({ ns: fw[0], from: d[0], to: fw[1], expect: [...churn.live.values()] }, 30_000, 'after making room');
