@@ -5,6 +5,7 @@
 // (test/unit/commit-wire.test.ts). Messages with rarer attributes (a master tuple, sequence
 // adjustment, SCTP or DCCP state, helper, labels) are refused and take the Flow path.
 import { icmpReplyType } from '../flow/flow.ts';
+import { sameAddr } from '../flow/addr.ts';
 import type { NlWriter } from '../kernel/nlmsg.ts';
 import { NLM_F } from '../kernel/nlmsg.ts';
 import {
@@ -26,10 +27,6 @@ const RARE = [
 const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
-function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
-  return true;
-}
 
 
 /** Indexes the attributes of the (already validated) message; false when one sends it the Flow way. */
@@ -101,43 +98,11 @@ export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len
   }
 
   w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, seq, v6 ? AF_INET6 : AF_INET);
-  const ipSrc = v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, ipDst = v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST;
-  // the original tuple
-  w.nest(CTA.TUPLE_ORIG);
-  w.nest(CTA_TUPLE.IP);
-  w.copy(ipSrc, b, src, alen);
-  w.copy(ipDst, b, dst, alen);
-  w.nestEnd();
-  w.nest(CTA_TUPLE.PROTO);
-  w.u8(CTA_PROTO.NUM, proto);
-  if (icmpProto) {
-    w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, hasIcmp ? icmpId : 0);
-    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpType : 0);
-    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, hasIcmp ? icmpCode : 0);
-  } else if (portProto) {
-    w.u16be(CTA_PROTO.SRC_PORT, sport >= 0 ? sport : 0);
-    w.u16be(CTA_PROTO.DST_PORT, dport >= 0 ? dport : 0);
-  }
-  w.nestEnd();
-  w.nestEnd();
+  const id = hasIcmp ? icmpId : 0, code = hasIcmp ? icmpCode : 0;
+  const l4 = icmpProto ? L4_ICMP : portProto ? L4_PORTS : L4_NONE;
+  writeTuple(w, CTA.TUPLE_ORIG, v6, b, src, dst, alen, proto, l4, hasIcmp ? icmpType : 0, code, id, sport, dport);
   // the reply tuple before NAT: the inverted original
-  w.nest(CTA.TUPLE_REPLY);
-  w.nest(CTA_TUPLE.IP);
-  w.copy(ipSrc, b, dst, alen);
-  w.copy(ipDst, b, src, alen);
-  w.nestEnd();
-  w.nest(CTA_TUPLE.PROTO);
-  w.u8(CTA_PROTO.NUM, proto);
-  if (icmpProto) {
-    w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, hasIcmp ? icmpId : 0);
-    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, hasIcmp ? icmpReplyType(proto, icmpType) : 0);
-    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, hasIcmp ? icmpCode : 0);
-  } else if (portProto) {
-    w.u16be(CTA_PROTO.SRC_PORT, dport >= 0 ? dport : 0);
-    w.u16be(CTA_PROTO.DST_PORT, sport >= 0 ? sport : 0);
-  }
-  w.nestEnd();
-  w.nestEnd();
+  writeTuple(w, CTA.TUPLE_REPLY, v6, b, dst, src, alen, proto, l4, hasIcmp ? icmpReplyType(proto, icmpType) : 0, code, id, dport, sport);
   if (snat) nat(w, CTA.NAT_SRC, v6, b, rDst, alen, snatPort);
   if (dnat) nat(w, CTA.NAT_DST, v6, b, rSrc, alen, dnatPort);
   const zone = at[NTA.ZONE] >= 0 ? u16(b, at[NTA.ZONE]) : 0;
@@ -213,4 +178,30 @@ export function wireTimeout(b: Uint8Array, off: number, len: number): number {
     rem -= adv;
   }
   return -1;
+}
+
+const L4_NONE = 0, L4_ICMP = 1, L4_PORTS = 2;
+
+/** One tuple (CTA_TUPLE_ORIG or _REPLY) from addresses at b[src..] and b[dst..]; a port < 0 is 0. */
+function writeTuple(
+  w: NlWriter, attr: number, v6: boolean, b: Uint8Array, src: number, dst: number, alen: number,
+  proto: number, l4: number, type: number, code: number, id: number, sport: number, dport: number,
+): void {
+  w.nest(attr);
+  w.nest(CTA_TUPLE.IP);
+  w.copy(v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, b, src, alen);
+  w.copy(v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST, b, dst, alen);
+  w.nestEnd();
+  w.nest(CTA_TUPLE.PROTO);
+  w.u8(CTA_PROTO.NUM, proto);
+  if (l4 === L4_ICMP) {
+    w.u16be(proto === 58 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, id);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, type);
+    w.u8(proto === 58 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, code);
+  } else if (l4 === L4_PORTS) {
+    w.u16be(CTA_PROTO.SRC_PORT, sport >= 0 ? sport : 0);
+    w.u16be(CTA_PROTO.DST_PORT, dport >= 0 ? dport : 0);
+  }
+  w.nestEnd();
+  w.nestEnd();
 }

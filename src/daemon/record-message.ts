@@ -10,6 +10,7 @@
 // rebuild, ...: see needsFlow in src/cache/cache.ts) is refused (-1) and takes the slow path.
 // test/unit/record-message.test.ts checks both claims on generated records.
 import { icmpReplyType } from '../flow/flow.ts';
+import { sameAddr } from '../flow/addr.ts';
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T } from '../kernel/bpf/ctsync.gen.ts';
 import { KEY, KEY_SIZE } from '../flow/key.ts';
 import { NETHDR_SIZE, NTA, HELPER_NAME_MAX } from '../sync/wire.ts';
@@ -36,10 +37,6 @@ function view(dv: DataView): Uint8Array {
 const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
 const u32le = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 
-function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
-  return true;
-}
 
 
 // attribute writers: header (len, id) big-endian, padding zeroed; each returns the next offset

@@ -90,3 +90,9 @@ export function canonicalAddr(s: string): string | undefined {
   const v6 = parseIpv6(s);
   return v6 ? ipv6ToString(v6) : undefined;
 }
+
+/** Whether the n address bytes at b[x..] and b[y..] are equal (two addresses of one message). */
+export function sameAddr(b: Uint8Array, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
