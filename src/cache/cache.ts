@@ -64,24 +64,44 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
   state: ObjStateValue = ObjState.NEW;
   /** the sync mode's node of this object: the object itself (it extends ObjNode) */
   sync: SyncSlot | undefined;
-  /** ms (Date.now) when the object entered the cache */
-  readonly since: number;
-  /** ms of the last change (kernel event, or message received for the external cache) */
-  lastUpdate: number;
   /** conntracks: the id of the flow in the owning cache's slab (-1 once dropped) */
   id = -1;
   /** expectations: the data; conntracks: the Flow, kept only when its message cannot carry it all */
   private d: Data<K> | undefined;
   private home: Cache<'ct'> | undefined;
+  /**
+   * The times of an entry outside a cache's per-id arrays (expectations, views, dropped entries).
+   * An entry in a cache leaves them undefined: a number field here would cost every entry a boxed
+   * double (V8 keeps no unboxed doubles in objects), two allocations per flow.
+   */
+  private t0: number | undefined = undefined;
+  private t1: number | undefined = undefined;
 
   constructor(readonly kind: K, data: Data<K> | undefined, now: number, owner?: Cache<'ct'>, id = -1) {
     super();
     this.sync = this as ObjNode;
     this.d = data;
-    this.since = now;
-    this.lastUpdate = now;
     this.home = owner;
     this.id = id;
+    if (owner && id >= 0) owner.stamp(id, now);
+    else this.t0 = this.t1 = now;
+  }
+
+  /** ms (Date.now) when the object entered the cache */
+  get since(): number {
+    const h = this.home;
+    return h !== undefined && this.id >= 0 ? h.sinceOf(this.id) : this.t0!;
+  }
+
+  /** ms of the last change (kernel event, or message received for the external cache) */
+  get lastUpdate(): number {
+    const h = this.home;
+    return h !== undefined && this.id >= 0 ? h.lastUpdateOf(this.id) : this.t1!;
+  }
+  set lastUpdate(ms: number) {
+    const h = this.home;
+    if (h !== undefined && this.id >= 0) h.touch(this.id, ms);
+    else this.t1 = ms;
   }
 
   get data(): Data<K> {
@@ -118,6 +138,10 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
   /** The cache dropped this entry (flush, release): its storage is gone. */
   detach(flow?: Flow): void {
     if (this.kind === 'ct' && this.d === undefined && flow) this.d = flow as Data<K>;
+    if (this.t0 === undefined) {
+      this.t0 = this.since;
+      this.t1 = this.lastUpdate;
+    }
     this.home = undefined;
     this.id = -1;
   }
@@ -145,7 +169,7 @@ export class Cache<K extends Kind> {
   readonly compact: boolean;
   /** internal cache: the Entry of each id */
   private objects: (Entry<'ct'> | undefined)[] = [];
-  /** compact cache: since / lastUpdate of each id */
+  /** since / lastUpdate of each id (ms) */
   private since = new Float64Array(0);
   private updated = new Float64Array(0);
 
@@ -224,6 +248,17 @@ export class Cache<K extends Kind> {
     return w - o;
   }
 
+  /** id entered the cache at `now` (ms). */
+  stamp(id: number, now: number): void {
+    this.growMeta();
+    this.since[id] = now;
+    this.updated[id] = now;
+  }
+  /** ms when id entered the cache */
+  sinceOf(id: number): number { return this.since[id]; }
+  /** id changed at `ms` */
+  touch(id: number, ms: number): void { this.updated[id] = ms; }
+
   private growMeta(): void {
     const cap = this.slab!.capacity;
     if (this.since.length >= cap) return;
@@ -246,9 +281,7 @@ export class Cache<K extends Kind> {
     this.counters.active++;
     const now = this.now();
     if (this.compact) {
-      this.growMeta();
-      this.since[id] = now;
-      this.updated[id] = now;
+      this.stamp(id, now);
       s.tag[id] = ObjState.NEW;
       this.store(id, f);
       return id;
@@ -336,8 +369,7 @@ export class Cache<K extends Kind> {
       this.counters.created++;
       this.counters.active++;
       if (this.compact) {
-        this.growMeta();
-        this.since[id] = now;
+        this.stamp(id, now);
         s.tag[id] = ObjState.NEW;
       } else {
         this.objects[id] = new Entry<'ct'>('ct', undefined, now, this as unknown as Cache<'ct'>, id);
@@ -348,8 +380,7 @@ export class Cache<K extends Kind> {
       else this.objects[id]!.state = ObjState.ALIVE;
     }
     s.setMessage(id, b, off, len);
-    if (this.compact) this.updated[id] = now;
-    else this.objects[id]!.lastUpdate = now;
+    this.updated[id] = now;
     return 1;
   }
 
@@ -389,7 +420,7 @@ export class Cache<K extends Kind> {
         this.counters.updated++;
       }
       e.clearFlow();
-      e.lastUpdate = now;
+      this.updated[id] = now;
     }
     s.setMessage(id, msg, 0, n);
     return e;
@@ -707,7 +738,7 @@ export class Cache<K extends Kind> {
   messageOff(id: number): number { return this.slab!.msgOff(id); }
   messageLen(id: number): number { return this.slab!.msgLen(id); }
   /** ms of the entry's last change */
-  lastUpdateOf(id: number): number { return this.compact ? this.updated[id] : this.objects[id]!.lastUpdate; }
+  lastUpdateOf(id: number): number { return this.updated[id]; }
   /** The entry's Flow (the kept one, or rebuilt from its message). */
   dataOf(id: number): Flow { return this.compact ? this.flowOf(id) : this.objects[id]!.data; }
 

@@ -24,7 +24,7 @@ import { Probes } from '../metrics/probe.ts';
 import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto } from './record-message.ts';
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
-import { monotonicNs } from '../kernel/libc.ts';
+import { monotonicNsFast } from '../kernel/libc.ts';
 import { useRealtimeScheduling } from './sched.ts';
 import { ProgressMeter, formatProgress } from '../metrics/progress.ts';
 import type { Progress } from '../control/protocol.ts';
@@ -280,7 +280,7 @@ export class Daemon implements SyncHost, EventSink {
     this.counters.eventsReceived++;
     this.probes.events.flow(recordProto(dv, off), type);
     const kns = recordKernelNs(dv, off);
-    if (this.readNs < 0) { this.readNs = Number(monotonicNs()); this.readMs = Date.now(); }
+    if (this.readNs < 0) { this.readNs = monotonicNsFast(); this.readMs = Date.now(); }
     this.latency.kernelToRead.add((this.readNs - kns) / 1000, this.readMs);
     const origin = recordOrigin(dv, off);
     if (origin !== 0) {
@@ -300,7 +300,11 @@ export class Daemon implements SyncHost, EventSink {
     const e = type === EV.DESTROY
       ? this.internal.killMessage(this.recKey, this.recMsg, n)
       : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
-    if (e) this.enqueueLocal(e, kns);
+    if (e) {
+      // enqueueLocal's work, written out: passing kns to a call would box it (a heap number per event)
+      this.mode.enqueue(e);
+      if (this.batchKernelNs.length < 65536) this.batchKernelNs.push(kns);
+    }
     return true;
   }
 

@@ -14,7 +14,7 @@
 // its transport wrapped by wrap(); datagram() per received datagram; cached() per message
 // applied; queued() / injected() around the injector.
 import type { Transport } from '../sync/mode.ts';
-import { monotonicNs } from '../kernel/libc.ts';
+import { monotonicNsFast } from '../kernel/libc.ts';
 import { Latency } from './histogram.ts';
 import { EventCounter } from './events.ts';
 
@@ -32,7 +32,7 @@ interface Batch {
   closed: boolean;
 }
 
-export const monoNs = (): number => Number(monotonicNs());
+export const monoNs = monotonicNsFast;
 
 export class Probes {
   readonly latency = {

@@ -22,7 +22,8 @@ abstract class QNodeBase {
  * flow instead of two.
  */
 export class ObjNode extends QNodeBase {
-  readonly ctl = false;
+  /** on the prototype: one field less per flow (internal-cache entries are ObjNodes) */
+  declare readonly ctl: false;
   /** ALARM: refresh wheel slot, -1 when not armed */
   slot = -1;
   readonly obj: SyncObject;
@@ -35,11 +36,14 @@ export class ObjNode extends QNodeBase {
 
 /** A control message waiting to be sent or acknowledged (Q_ELEM_CTL). */
 export class CtlNode extends QNodeBase {
-  readonly ctl = true;
+  declare readonly ctl: true;
   /** flags as sent the last time (with HELLO bits), for `-s rsqueue` */
   sentFlags = 0;
   constructor(public flags: number, public from = 0, public to = 0) { super(); }
 }
+
+Object.defineProperty(ObjNode.prototype, 'ctl', { value: false });
+Object.defineProperty(CtlNode.prototype, 'ctl', { value: true });
 
 export class Queue {
   head: QItem | null = null;

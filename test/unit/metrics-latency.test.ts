@@ -9,6 +9,7 @@ import { EventCounter, sumCounts } from '../../src/metrics/events.ts';
 import { ProgressMeter } from '../../src/metrics/progress.ts';
 import { formatLatencyTable, formatUs } from '../../src/metrics/text.ts';
 import type { Progress } from '../../src/control/protocol.ts';
+import { monotonicNs, monotonicNsFast } from '../../src/kernel/libc.ts';
 
 test('buckets: a sample equal to a bound is in that bound\'s bucket', () => {
   assert.is(bucketOf(0), 0);
@@ -160,6 +161,19 @@ test('kernel-to-read, wire-to-cache and wire-to-kernel', () => {
   p.commitChunk(4096, 0.4096);
   assert.is(p.latency.commitEntry.total, 4096);
   assert.ok(Math.abs(p.latency.commitEntry.percentiles().p50 - 100) < 1e-9, '100 µs per entry');
+});
+
+test('the stamps\' clock reads CLOCK_MONOTONIC (the kernel\'s event stamps) to within a few microseconds', async () => {
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 1000; i++) {
+      const before = Number(monotonicNs());
+      const fast = monotonicNsFast();
+      const after = Number(monotonicNs());
+      assert.ok(fast >= before - 20_000 && fast <= after + 20_000, `${before} <= ${fast} <= ${after} (ns, 20 us allowed)`);
+    }
+    // past the re-anchoring interval
+    await new Promise((r) => setTimeout(r, 1100));
+  }
 });
 
 test('event counts by protocol and type; unnamed protocols by number', () => {
