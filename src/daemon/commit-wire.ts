@@ -78,24 +78,10 @@ export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len
   // reply.dst / reply.dport of decodeCt's flow, and whether natOf finds a source NAT in them
   const rDst = snatAt >= 0 ? snatAt : src;
   const rDport = spat >= 0 ? spat : (portAt >= 0 ? sport : -1);
-  let snat = false, snatPort = -1;
-  if (status & STATUS.SRC_NAT_DONE) {
-    const portChanged = rDport >= 0 && rDport !== sport;
-    if (!sameAddr(b, rDst, src, alen) || portChanged) {
-      snat = true;
-      if (portChanged) snatPort = rDport;
-    }
-  }
+  const snat = (status & STATUS.SRC_NAT_DONE) !== 0 ? natChange(b, rDst, src, alen, rDport, sport) : NO_NAT;
   const rSrc = dnatAt >= 0 ? dnatAt : dst;
   const rSport = dpat >= 0 ? dpat : (portAt >= 0 ? dport : -1);
-  let dnat = false, dnatPort = -1;
-  if (status & STATUS.DST_NAT_DONE) {
-    const portChanged = rSport >= 0 && rSport !== dport;
-    if (!sameAddr(b, rSrc, dst, alen) || portChanged) {
-      dnat = true;
-      if (portChanged) dnatPort = rSport;
-    }
-  }
+  const dnat = (status & STATUS.DST_NAT_DONE) !== 0 ? natChange(b, rSrc, dst, alen, rSport, dport) : NO_NAT;
 
   w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, seq, v6 ? AF_INET6 : AF_INET);
   const id = hasIcmp ? icmpId : 0, code = hasIcmp ? icmpCode : 0;
@@ -103,8 +89,8 @@ export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len
   writeTuple(w, CTA.TUPLE_ORIG, v6, b, src, dst, alen, proto, l4, hasIcmp ? icmpType : 0, code, id, sport, dport);
   // the reply tuple before NAT: the inverted original
   writeTuple(w, CTA.TUPLE_REPLY, v6, b, dst, src, alen, proto, l4, hasIcmp ? icmpReplyType(proto, icmpType) : 0, code, id, dport, sport);
-  if (snat) nat(w, CTA.NAT_SRC, v6, b, rDst, alen, snatPort);
-  if (dnat) nat(w, CTA.NAT_DST, v6, b, rSrc, alen, dnatPort);
+  if (snat !== NO_NAT) nat(w, CTA.NAT_SRC, v6, b, rDst, alen, snat);
+  if (dnat !== NO_NAT) nat(w, CTA.NAT_DST, v6, b, rSrc, alen, dnat);
   const zone = at[NTA.ZONE] >= 0 ? u16(b, at[NTA.ZONE]) : 0;
   if (zone) w.u16be(CTA.ZONE, zone);
   w.u32be(CTA.STATUS, statusForKernel(status & ~STATUS.EXPECTED));
@@ -133,6 +119,18 @@ export function writeCreateFromWire(w: NlWriter, b: Uint8Array, off: number, len
   }
   w.end();
   return true;
+}
+
+/** natChange: the tuples show no NAT of this kind */
+const NO_NAT = -2;
+
+/**
+ * A NAT natOf would find: the reply tuple's address (at rAddr) or port differs from the original
+ * one. Returns NO_NAT, the new port, or -1 when only the address changed.
+ */
+function natChange(b: Uint8Array, rAddr: number, addr: number, alen: number, rPort: number, port: number): number {
+  if (rPort >= 0 && rPort !== port) return rPort;
+  return sameAddr(b, rAddr, addr, alen) ? NO_NAT : -1;
 }
 
 function nat(w: NlWriter, type: number, v6: boolean, b: Uint8Array, addr: number, alen: number, port: number): void {

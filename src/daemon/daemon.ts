@@ -300,11 +300,7 @@ export class Daemon implements SyncHost, EventSink {
     const e = type === EV.DESTROY
       ? this.internal.killMessage(this.recKey, this.recMsg, n)
       : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
-    if (e) {
-      // enqueueLocal's work, written out: passing kns to a call would box it (a heap number per event)
-      this.mode.enqueue(e);
-      if (this.batchKernelNs.length < 65536) this.batchKernelNs.push(kns);
-    }
+    if (e) this.enqueueLocal(e, kns);
     return true;
   }
 
