@@ -236,6 +236,8 @@ export interface MessageStats {
   rsQueueOverflow: number;
   /** FTFW: HELLO received */
   helloReceived: number;
+  /** FTFW: peer restarts seen without a HELLO we took (its numbering started over) */
+  restartUnannounced: number;
   /** resync requests received from / sent to the peer */
   resyncReceived: number;
   resyncSent: number;

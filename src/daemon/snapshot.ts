@@ -76,7 +76,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
       sentData: sync.sndData, sentControl: sync.sndCtl, receivedData: sync.rcvData, receivedControl: sync.rcvCtl,
       datagramsSent: sync.datagramsSent, resentNack: sync.nackResent, resentTimeout: sync.timeoutResent,
       helloRequeued: sync.helloRequeued, helloCtlDropped: sync.helloCtlDropped, rsQueueOverflow: sync.rsQueueOverflow,
-      helloReceived: sync.helloReceived, resyncReceived: sync.resyncReceived, resyncSent: sync.resyncSent,
+      helloReceived: sync.helloReceived, restartUnannounced: sync.restartUnannounced, resyncReceived: sync.resyncReceived, resyncSent: sync.resyncSent,
       externalExpired: sync.externalExpired, applyFailed: sync.applyFailed, noAddress: sync.rcvNoAddress,
       helperOmitted: sync.sndHelperOmitted, labelsOmitted: sync.sndLabelsOmitted,
     },

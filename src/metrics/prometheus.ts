@@ -147,6 +147,7 @@ export function renderMetrics(s: Snapshot, latency: readonly Latency[] = []): st
     x.counter('ctsync_fields_omitted_total', 'Fields left out of sent messages (too large for the wire), by field.',
       [[{ field: 'helper' }, m.helperOmitted], [{ field: 'labels' }, m.labelsOmitted]]);
     x.counter('ctsync_peer_hello_received_total', 'HELLO received (peer restarts seen).', one(m.helloReceived));
+    x.counter('ctsync_peer_restart_unannounced_total', 'Peer restarts seen without a HELLO (its numbering started over).', one(m.restartUnannounced));
     x.counter('ctsync_resync_requests_total', 'Resync requests, by direction.', [[{ direction: 'sent' }, m.resyncSent], [{ direction: 'received' }, m.resyncReceived]]);
     x.counter('ctsync_external_expired_total', 'External entries expired after cache-timeout (ALARM).', one(m.externalExpired));
     x.counter('ctsync_resend_queue_overflow_total', 'Resend-queue entries dropped because the queue was full.', one(m.rsQueueOverflow));

@@ -63,6 +63,9 @@ export class FtfwMode extends ModeBase {
   private phaseLo = 0;
   private phaseEndAt = -1;
   private lastHeardAt = -Infinity;
+  // the last message dropped as older than what we have (a restart whose HELLO we missed)
+  private behindSet = false;
+  private behindLast = 0;
 
   constructor(deps: SyncDeps, opt: SyncOptions = {}) {
     super(deps, opt);
@@ -217,6 +220,8 @@ export class FtfwMode extends ModeBase {
         this.ackFrom = seq;
         this.ackFromSet = true;
         this.ackPendingSince = this.clock.now();
+      } else if (this.renumbered(seq, now)) {
+        inSync = true;
       } else {
         // SEQ_BEFORE: delayed or replayed, neither processed nor acknowledged
         this.stats.rcvBefore++;
@@ -262,6 +267,33 @@ export class FtfwMode extends ModeBase {
     if (after(seq, this.lastSeqRecv) || ((this.lastSeqRecv - seq) >>> 0) >= REORDER_SPAN) return false;
     if (this.peerHello) return !before(seq, this.phaseLo);
     return this.phaseEndAt >= 0 && now - this.phaseEndAt < STALE_HELLO_MS;
+  }
+
+  /**
+   * ctsync: a peer that restarted within a second numbers from about where its old process began,
+   * below where it got to. Its HELLO then looks like a copy from the unfinished handshake and is
+   * dropped, and the HELLO_BACK we still owed the old process ends the new one's handshake: from
+   * then on it sends plain messages, all older than what we have (conntrackd drops them until its
+   * numbers catch up, a minute or more). Two of them numbered one after the other, with nothing
+   * else heard for RESTART_SILENCE_MS, are a new session: taken as one, the restart handled as if
+   * announced.
+   */
+  private renumbered(seq: number, now: number): boolean {
+    const run = this.behindSet && seq === ((this.behindLast + 1) >>> 0);
+    this.behindSet = true;
+    this.behindLast = seq;
+    if (!run || now - this.lastHeardAt < RESTART_SILENCE_MS) return false;
+    this.behindSet = false;
+    this.stats.restartUnannounced++;
+    this.log('notice', 'the peer numbers its messages anew without a HELLO we took: it restarted');
+    this.ackFromSet = false;
+    this.window = this.opt.ackWindow;
+    this.peerHello = false;
+    this.phaseEndAt = now;
+    this.peerRestarted();
+    this.peerRestartBegins();
+    this.peerRestartEnds();
+    return true;
   }
 
   /** A peer we had heard from says HELLO: it restarted. */

@@ -46,6 +46,8 @@ export interface SyncStats {
   rsQueueOverflow: number;
   /** FTFW: HELLO received (peer restarts seen) */
   helloReceived: number;
+  /** FTFW: peer restarts seen without a HELLO we took (its numbering started over) */
+  restartUnannounced: number;
   /** RESYNC requests received from the peer / sent by us */
   resyncReceived: number;
   resyncSent: number;
@@ -61,7 +63,7 @@ export function newSyncStats(): SyncStats {
     rcvTruncated: 0, rcvBadSize: 0, sndMalformed: 0, rcvLost: 0, rcvBefore: 0,
     sndData: 0, sndCtl: 0, rcvData: 0, rcvCtl: 0, datagramsSent: 0, rcvNoAddress: 0,
     sndHelperOmitted: 0, sndLabelsOmitted: 0, nackResent: 0, timeoutResent: 0, helloRequeued: 0,
-    helloCtlDropped: 0, rsQueueOverflow: 0, helloReceived: 0, resyncReceived: 0, resyncSent: 0,
+    helloCtlDropped: 0, rsQueueOverflow: 0, helloReceived: 0, restartUnannounced: 0, resyncReceived: 0, resyncSent: 0,
     externalExpired: 0, applyFailed: 0,
   };
 }

@@ -121,7 +121,8 @@ test('a conntrackd peer restarted: its flows destroyed meanwhile leave ctsync\'s
             return last === undefined;
           }, 30_000, what);
         } catch (e) {
-          throw new Error(`${(e as Error).message}: ${last}`);
+          const s = await cts.snapshot();
+          throw new Error(`${(e as Error).message}: ${last}; ctsync's messages: ${JSON.stringify(s.messages)}, reconcile: ${JSON.stringify(s.reconcile)}, network: ${JSON.stringify(s.network)}`);
         }
       };
       await check('before');

@@ -108,7 +108,7 @@ function fullSnapshot(): Snapshot {
     events: { conntrack: { tcp: { new: 0, update: 0, destroy: 0 }, udp: { new: 0, update: 0, destroy: 0 } }, expect: { new: 0, update: 0, destroy: 0 }, own: 0 },
     messages: {
       sentData: 0, sentControl: 0, receivedData: 0, receivedControl: 0, datagramsSent: 0, resentNack: 0, resentTimeout: 0,
-      helloRequeued: 0, helloCtlDropped: 0, rsQueueOverflow: 0, helloReceived: 0, resyncReceived: 0, resyncSent: 0,
+      helloRequeued: 0, helloCtlDropped: 0, rsQueueOverflow: 0, helloReceived: 0, restartUnannounced: 0, resyncReceived: 0, resyncSent: 0,
       externalExpired: 0, applyFailed: 0, noAddress: 0, helperOmitted: 0, labelsOmitted: 0,
     },
     failover: {

@@ -126,6 +126,30 @@ test('a peer that restarts before its handshake is over, numbering below where i
   assert.is(a.mode.stats.rcvBefore, 0, 'nothing of the new session was dropped as a copy');
 });
 
+test('a peer restarted within a second, its HELLO taken for a copy and answered late, is still repaired', () => {
+  // conntrackd restarted fast: the new process numbers from the same wall-clock second (below
+  // where the old one got to), so its HELLO looks like a copy of the unfinished handshake and is
+  // dropped; our HELLO_BACK, owed to the old process, then ends the new one's handshake, and from
+  // then on every message it sends is numbered below what we have
+  const { net, a, b } = pair('ftfw', {}, 5);
+  const st = repairing(a.host);
+  a.rule = { loss: 1 };
+  net.clock.advance(2000);
+  for (const f of range(0, 100)) b.host.create(f);
+  net.clock.advance(5);
+  assert.is(a.host.external.size, 100);
+  b.rule = { loss: 1 };
+  net.clock.advance(200);
+  restart(b, range(50, 120));
+  a.rule = {};
+  b.rule = {};
+  net.clock.advance(30_000);
+  assert.is(st.done, 1, `the restart was seen and repaired (rcvBefore ${a.mode.stats.rcvBefore})`);
+  assert.is(a.mode.stats.restartUnannounced, 1, 'seen from its numbering, not from a HELLO');
+  assert.is(sameTable(b.host.live(), a.host.external), undefined);
+  assert.is(sameTable(a.host.live(), b.host.external), undefined, 'the restarted side got our table');
+});
+
 test('the first contact with a peer is not a restart: no bulk, no RESYNC, no repair', () => {
   const { net, a, b } = pair('ftfw');
   const st = repairing(a.host);
