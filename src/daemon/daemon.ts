@@ -89,7 +89,6 @@ export class Daemon implements SyncHost, EventSink {
   purgeAt?: number;
   private purgeTimer?: ReturnType<typeof setTimeout>;
   private resyncTimer?: ReturnType<typeof setTimeout>;
-  private batchKernelNs: number[] = [];
   private stopped = false;
   private onStop?: () => void;
 
@@ -306,7 +305,7 @@ export class Daemon implements SyncHost, EventSink {
 
   private enqueueLocal(e: Entry, kernelNs: bigint | number | undefined): void {
     this.mode.enqueue(e);
-    if (kernelNs !== undefined && this.batchKernelNs.length < 65536) this.batchKernelNs.push(Number(kernelNs));
+    if (kernelNs !== undefined) this.probes.stamp(Number(kernelNs));
   }
 
   expectation(ev: ExpectationEvent): void {
@@ -333,7 +332,7 @@ export class Daemon implements SyncHost, EventSink {
   batchEnd(): void {
     this.readNs = -1;
     // kernel-to-wire: the datagrams of this flush carry the batch's events
-    this.batchKernelNs = this.probes.begin(this.batchKernelNs);
+    this.probes.begin();
     try {
       this.mode.flush();
     } finally {

@@ -10,7 +10,8 @@
 //   commit-per-entry  commit time per entry, per batch of creates (chunk time / entries)
 //   commit            duration of whole commits
 //
-// The daemon calls: read(ev) per event; begin(stamps) / end() around the flush of a batch, with
+// The daemon calls: read(ev) per event; stamp(ns) per event it queues; begin() / end() around the
+// flush of a batch, with
 // its transport wrapped by wrap(); datagram() per received datagram; cached() per message
 // applied; queued() / injected() around the injector.
 import type { Transport } from '../sync/mode.ts';
@@ -24,8 +25,9 @@ export interface AckingTransport extends Transport {
 }
 
 interface Batch {
-  /** kernel stamps of the batch's events, ns */
+  /** kernel stamps of the batch's events, ns: the first n of the array */
   stamps: number[];
+  n: number;
   /** datagrams sent for it whose callback has not come yet */
   pending: number;
   sent: number;
@@ -47,6 +49,8 @@ export class Probes {
   /** event stamps of batches whose flush sent nothing (their messages were dropped or merged away) */
   unsent = 0;
   private open: Batch | undefined;
+  private stamps: number[] = [];
+  private stampN = 0;
   private rxNs = 0;
   private injectRx: number[] = [];
 
@@ -77,18 +81,24 @@ export class Probes {
     };
   }
 
+  /** The kernel stamp of an event queued for the peer, for the next batch. */
+  stamp(kernelNs: number): void {
+    if (this.stampN < 65536) this.stamps[this.stampN++] = kernelNs;
+  }
+
   /**
-   * Opens a batch: the datagrams sent until end() carry the messages of these events. The batch
-   * keeps `stamps` until its last datagram is sent, so the caller must not touch the array again;
-   * it gets an empty one back for the next batch (arrays are recycled: no copy per batch).
+   * Opens a batch: the datagrams sent until end() carry the messages of the events stamped since
+   * the last one. The batch keeps its stamps until its last datagram is sent; arrays are recycled
+   * and never shrunk (emptying a JavaScript array drops its storage, regrown every batch).
    */
-  begin(stamps: number[]): number[] {
-    if (!stamps.length) {
+  begin(): void {
+    if (this.stampN === 0) {
       this.open = undefined;
-      return stamps;
+      return;
     }
-    this.open = { stamps, pending: 0, sent: 0, closed: false };
-    return this.spare.pop() ?? [];
+    this.open = { stamps: this.stamps, n: this.stampN, pending: 0, sent: 0, closed: false };
+    this.stamps = this.spare.pop() ?? [];
+    this.stampN = 0;
   }
 
   end(): void {
@@ -99,21 +109,21 @@ export class Probes {
     if (b.pending > 0) return;
     if (b.sent > 0) this.record(b);
     else {
-      this.unsent += b.stamps.length;
+      this.unsent += b.n;
       this.recycle(b.stamps);
     }
   }
 
   private record(b: Batch): void {
     const now = this.nowNs(), ms = Date.now();
-    for (const k of b.stamps) this.latency.kernelToWire.add((now - k) / 1000, ms);
+    const s = b.stamps;
+    for (let i = 0; i < b.n; i++) this.latency.kernelToWire.add((now - s[i]) / 1000, ms);
     this.recycle(b.stamps);
   }
 
   private readonly spare: number[][] = [];
 
   private recycle(stamps: number[]): void {
-    stamps.length = 0;
     if (this.spare.length < 16) this.spare.push(stamps);
   }
 

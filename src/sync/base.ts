@@ -33,6 +33,12 @@ export abstract class ModeBase implements SyncMode {
   private buf: Uint8Array | null = null;
   private used = 0;
   private flushPending = false;
+  /** made once: a flush is deferred after every batch of events, and the event loop owes it nothing */
+  private readonly flushNow = (): void => this.flush();
+  private readonly deferredFlush = (): void => {
+    // the caller may have flushed already (the daemon does at the end of each batch)
+    if (this.flushPending) this.guard(this.flushNow);
+  };
   private stopTick: (() => void) | null = null;
   protected lastTxAt = 0;
   protected ctlAlive = 0;
@@ -127,7 +133,7 @@ export abstract class ModeBase implements SyncMode {
   protected scheduleFlush(): void {
     if (this.flushPending) return;
     this.flushPending = true;
-    this.clock.defer(() => this.guard(() => this.flush()));
+    this.clock.defer(this.deferredFlush);
   }
 
   flush(): void {

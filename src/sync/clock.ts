@@ -16,6 +16,8 @@ export interface Clock {
   defer(fn: () => void): void;
 }
 
+const settled = Promise.resolve();
+
 export const realClock: Clock = {
   now: () => performance.now(),
   wallSeconds: () => Math.floor(Date.now() / 1000),
@@ -23,7 +25,9 @@ export const realClock: Clock = {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);
   },
-  defer: (fn) => queueMicrotask(fn),
+  // a promise reaction, not queueMicrotask: Node makes an AsyncResource and a bound function for
+  // each queueMicrotask call, and the sync mode defers a flush after every batch of events
+  defer: (fn) => { settled.then(fn); },
 };
 
 interface Periodic { ms: number; due: number; fn: () => void; live: boolean }

@@ -70,7 +70,9 @@ test('kernel-to-wire: stamped when the last datagram of the batch is taken by th
   const t = fakeTransport();
   const w = p.wrap(t);
   assert.is(w.maxPayload, 1400);
-  p.begin([990_000, 995_000]);
+  p.stamp(990_000);
+  p.stamp(995_000);
+  p.begin();
   w.send(new Uint8Array(10), 10);
   w.send(new Uint8Array(10), 10);
   now = 1_002_000;
@@ -88,45 +90,57 @@ test('kernel-to-wire: stamped when the last datagram of the batch is taken by th
   w.send(new Uint8Array(1), 1);
   assert.is(t.inFlight.length, 0);
   // a batch whose flush sent nothing is counted as unsent
-  p.begin([1]);
+  p.stamp(1);
+  p.begin();
+  p.end();
+  assert.is(p.unsent, 1);
+  // no stamps, no batch
+  p.begin();
   p.end();
   assert.is(p.unsent, 1);
   assert.is(l.total, 2);
 });
 
-test('kernel-to-wire: stamp arrays are recycled only once their batch is recorded', () => {
+test('kernel-to-wire: a batch keeps its stamps while the next one is stamped and sent', () => {
   let now = 1_000;
   const p = new Probes(() => now);
   const t = fakeTransport();
   const w = p.wrap(t);
-  const first = [100, 200];
-  let next = p.begin(first);
-  assert.is(next.length, 0);
-  assert.is.not(next, first);
+  for (const k of [100, 200, 300]) p.stamp(k);
+  p.begin();
   w.send(new Uint8Array(1), 1);
   p.end();
-  // the next batch fills the array it was given while the first one still waits for its socket
-  next.push(900);
-  const third = p.begin(next);
-  assert.is.not(third, first, 'a pending batch keeps its array');
+  // the next batch is stamped while the first one still waits for its socket
+  p.stamp(900);
+  p.begin();
   w.send(new Uint8Array(1), 1);
   p.end();
   now = 2_000;
   t.inFlight.shift()!();
-  assert.is(p.latency.kernelToWire.sum, (2_000 - 100 + 2_000 - 200) / 1000);
-  t.inFlight.shift()!();
   assert.is(p.latency.kernelToWire.total, 3);
-  assert.ok(Math.abs(p.latency.kernelToWire.sum - (1_900 + 1_800 + 1_100) / 1000) < 1e-9, `sum ${p.latency.kernelToWire.sum}`);
-  // both arrays came back empty for later batches
-  next = p.begin([5]);
-  assert.is(next.length, 0);
+  assert.ok(Math.abs(p.latency.kernelToWire.sum - (1_900 + 1_800 + 1_700) / 1000) < 1e-9, `sum ${p.latency.kernelToWire.sum}`);
+  t.inFlight.shift()!();
+  assert.is(p.latency.kernelToWire.total, 4);
+  // the arrays come back whole (not emptied): a later batch in the first one, with one stamp
+  // where it held three, reads only its own
+  const before = p.latency.kernelToWire.sum;
+  for (const k of [1_500, 1_600, 1_700]) {
+    p.stamp(k);
+    p.begin();
+    w.send(new Uint8Array(1), 1);
+    p.end();
+    t.inFlight.shift()!();
+  }
+  assert.is(p.latency.kernelToWire.total, 7);
+  assert.ok(Math.abs(p.latency.kernelToWire.sum - before - (500 + 400 + 300) / 1000) < 1e-9, `sum ${p.latency.kernelToWire.sum}`);
 });
 
 test('kernel-to-wire: a socket that takes the datagram at once (synchronous callback) still counts', () => {
   let now = 500;
   const p = new Probes(() => now);
   const w = p.wrap({ maxPayload: 100, acquire: () => new Uint8Array(200), send: (_b, _l, sent) => sent?.() });
-  p.begin([100]);
+  p.stamp(100);
+  p.begin();
   w.send(new Uint8Array(1), 1);
   now = 900;
   p.end();
