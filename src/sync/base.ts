@@ -298,17 +298,28 @@ export abstract class ModeBase implements SyncMode {
           return;
         }
       }
-      const r = decodeCt(b, h.off, h.len);
+      this.applyDecoded(h.type, b, h.off, h.len);
+    } else this.applyDecoded(h.type, b, h.off, h.len);
+  }
+
+  /**
+   * A message decoded into a Flow or an Expectation and handed to the host. Apart from visit():
+   * a closure there would capture `h`, and V8 would then allocate a context on every call, the
+   * stored-message fast path included.
+   */
+  private applyDecoded(type: number, b: Uint8Array, off: number, len: number): void {
+    if (type <= MSG.CT_DEL) {
+      const r = decodeCt(b, off, len);
       if (typeof r === 'number') return this.badPayload(r);
       this.stats.rcvData++;
-      this.applied(h.type, r);
-      this.guard(() => this.host.applyCt(h.type as CtMsgType, r), true);
+      this.applied(type, r);
+      this.guard(() => this.host.applyCt(type as CtMsgType, r), true);
     } else {
-      const r = decodeExp(b, h.off, h.len);
+      const r = decodeExp(b, off, len);
       if (typeof r === 'number') return this.badPayload(r);
       this.stats.rcvData++;
-      this.applied(h.type, r);
-      this.guard(() => this.host.applyExp(h.type as ExpMsgType, r), true);
+      this.applied(type, r);
+      this.guard(() => this.host.applyExp(type as ExpMsgType, r), true);
     }
   }
 

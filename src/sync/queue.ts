@@ -4,6 +4,9 @@
 // of their own.
 import type { SyncObject } from './object.ts';
 
+/** the low 30 bits: always a small integer for V8, pointer compression or not */
+export const LOW30 = 0x3fffffff;
+
 export type QItem = ObjNode | CtlNode;
 
 abstract class QNodeBase {
@@ -12,7 +15,10 @@ abstract class QNodeBase {
   owner: Queue | null = null;
   /** sequence number of the last transmission */
   seq = 0;
-  /** clock ms of the last transmission */
+  /**
+   * clock ms of the last transmission, whole, their low 30 bits (LOW30): V8 keeps a small integer
+   * in the object, a fraction (performance.now()) in a box of its own, one more object per flow
+   */
   sentAt = 0;
 }
 

@@ -8,7 +8,7 @@ import type { FtfwMode } from '../../src/sync/ftfw.ts';
 import { FLAG, MSG } from '../../src/sync/wire.ts';
 import { OBJ_STATE } from '../../src/sync/object.ts';
 import { flowKey } from '../../src/flow/key.ts';
-import { pair, prng, sameTable, tcpFlow, type Peer } from './sync-harness.ts';
+import { Net, Peer, pair, prng, sameTable, tcpFlow } from './sync-harness.ts';
 
 const isAck = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.flags & FLAG.ACK) !== 0;
 const isNack = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.flags & FLAG.NACK) !== 0;
@@ -266,6 +266,26 @@ test('the sequence counter wraps at 2^32 without a gap', () => {
   assert.is(b.mode.stats.rcvBefore, 0);
   assert.is(b.host.external.size, 10);
   assert.is(rsObjects(a), 0);
+});
+
+test('the retransmission timer keeps its time across 2^30 ms of the clock (nodes keep 30 bits of it)', () => {
+  for (const start of [2 ** 30 - 3500, 2 ** 32 + 123.4, 2 ** 40 - 3000.5]) {
+    const net = new Net(1, start);
+    const a = new Peer(net, 'ftfw', { retransmitMs: 2000, requeueOnHello: false });
+    const b = new Peer(net, 'ftfw', { retransmitMs: 2000, requeueOnHello: false });
+    a.peer = b;
+    b.peer = a;
+    net.clock.advance(3000);
+    const t0 = net.clock.now();
+    a.rule = { drop: () => net.clock.now() < t0 + 100 };
+    b.rule = { drop: (msgs) => msgs.some(isNack) };
+    for (let i = 0; i < 10; i++) a.host.create(tcpFlow(i));
+    net.clock.advance(1500);
+    assert.is(a.mode.stats.timeoutResent, 0, `start ${start}: nothing resent before 2 s`);
+    net.clock.advance(20_000);
+    assert.is(b.host.external.size, 10, `start ${start}: recovered by the retransmission timer`);
+    assert.is(rsObjects(a), 0);
+  }
 });
 
 test.run();
