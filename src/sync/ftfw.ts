@@ -245,6 +245,8 @@ export class FtfwMode extends ModeBase {
     this.seqRecvSet = true;
     this.lastSeqRecv = seq;
     this.lastHeardAt = now;
+    // a run of old messages counts only while nothing else is taken
+    this.behindSet = false;
     if (!hello && this.peerHello) {
       this.peerHello = false;
       this.phaseEndAt = this.clock.now();

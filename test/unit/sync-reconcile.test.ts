@@ -150,6 +150,30 @@ test('a peer restarted within a second, its HELLO taken for a copy and answered 
   assert.is(sameTable(a.host.live(), b.host.external), undefined, 'the restarted side got our table');
 });
 
+test('a late copy of an old message after a silence is dropped, not taken for a restart', () => {
+  const { net, a, b } = pair('ftfw', {}, 6);
+  const st = repairing(a.host);
+  b.host.create(tcpFlow(100));
+  net.clock.advance(3000); // the handshake is over: plain messages from here
+  const copies: Uint8Array[] = [];
+  b.rule = { drop: (msgs, bytes) => { if (msgs.some((m) => m.flow)) copies.push(bytes.slice()); return false; } };
+  for (let i = 0; i < 3; i++) {
+    b.host.create(tcpFlow(i));
+    net.clock.advance(300);
+  }
+  net.clock.advance(3000);
+  assert.is(a.host.external.size, 4);
+  assert.is(copies.length, 3);
+  b.rule = { loss: 1 };
+  net.clock.advance(2000);
+  const before = a.mode.stats.rcvBefore;
+  a.mode.receive(copies[0]);
+  a.mode.receive(copies[2]);
+  assert.is(a.mode.stats.rcvBefore, before + 2, 'both dropped as old');
+  assert.is(a.mode.stats.restartUnannounced, 0);
+  assert.is(st.begun, 0);
+});
+
 test('the first contact with a peer is not a restart: no bulk, no RESYNC, no repair', () => {
   const { net, a, b } = pair('ftfw');
   const st = repairing(a.host);
