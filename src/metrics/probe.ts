@@ -11,9 +11,8 @@
 //   commit            duration of whole commits
 //
 // The daemon calls: read(ev) per event; stamp(ns) per event it queues; begin() / end() around the
-// flush of a batch, with
-// its transport wrapped by wrap(); datagram() per received datagram; cached() per message
-// applied; queued() / injected() around the injector.
+// flush of a batch, with its transport wrapped by wrap(); datagram() per received datagram;
+// cached() per message applied; queued() / injected() around the injector.
 import type { Transport } from '../sync/mode.ts';
 import { monotonicNsFast } from '../kernel/libc.ts';
 import { Latency } from './histogram.ts';
@@ -124,7 +123,8 @@ export class Probes {
   private readonly spare: number[][] = [];
 
   private recycle(stamps: number[]): void {
-    if (this.spare.length < 16) this.spare.push(stamps);
+    // kept whole, so a few: one batch waits for its socket while the next fills
+    if (this.spare.length < 4) this.spare.push(stamps);
   }
 
   // ---- receiver ----
