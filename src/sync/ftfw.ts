@@ -23,7 +23,7 @@ import { ModeBase, Verdict } from './base.ts';
 import type { MsgHeader } from './codec.ts';
 import type { ModeKind, SyncDeps, SyncOptions } from './mode.ts';
 import { OBJ_STATE, type SyncObject } from './object.ts';
-import { LOW30, Queue, type CtlNode, type QItem } from './queue.ts';
+import { LOW30, Queue, nodeMs, type CtlNode, type QItem } from './queue.ts';
 import type { QueueStat, RsQueueEntry } from './stats.ts';
 import { FLAG, MSG, RANGE_FLAGS, after, before } from './wire.ts';
 
@@ -99,7 +99,7 @@ export class FtfwMode extends ModeBase {
   }
 
   protected xmit(): void {
-    const now = Math.floor(this.clock.now()) & LOW30;
+    const now = nodeMs(this.clock.now());
     let n: QItem | null;
     while ((n = this.tx.shift())) {
       if (n.ctl) {
@@ -425,7 +425,7 @@ export class FtfwMode extends ModeBase {
 
   private retransmitExpired(now: number): void {
     let moved = 0;
-    const now30 = Math.floor(now) & LOW30;
+    const now30 = nodeMs(now);
     for (let n = this.rs.head; n;) {
       const next = n.next;
       if (((now30 - n.sentAt) & LOW30) < this.rto) break;

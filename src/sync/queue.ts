@@ -6,6 +6,8 @@ import type { SyncObject } from './object.ts';
 
 /** the low 30 bits: always a small integer for V8, pointer compression or not */
 export const LOW30 = 0x3fffffff;
+/** A clock reading as a node keeps it (sentAt): whole ms, low 30 bits; compare with `& LOW30`. */
+export const nodeMs = (now: number): number => Math.floor(now) & LOW30;
 
 export type QItem = ObjNode | CtlNode;
 

@@ -8,7 +8,7 @@ import type { FtfwMode } from '../../src/sync/ftfw.ts';
 import { FLAG, MSG } from '../../src/sync/wire.ts';
 import { OBJ_STATE } from '../../src/sync/object.ts';
 import { flowKey } from '../../src/flow/key.ts';
-import { Net, Peer, pair, prng, sameTable, tcpFlow } from './sync-harness.ts';
+import { pair, prng, sameTable, tcpFlow, type Peer } from './sync-harness.ts';
 
 const isAck = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.flags & FLAG.ACK) !== 0;
 const isNack = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.flags & FLAG.NACK) !== 0;
@@ -270,11 +270,7 @@ test('the sequence counter wraps at 2^32 without a gap', () => {
 
 test('the retransmission timer keeps its time across 2^30 ms of the clock (nodes keep 30 bits of it)', () => {
   for (const start of [2 ** 30 - 3500, 2 ** 32 + 123.4, 2 ** 40 - 3000.5]) {
-    const net = new Net(1, start);
-    const a = new Peer(net, 'ftfw', { retransmitMs: 2000, requeueOnHello: false });
-    const b = new Peer(net, 'ftfw', { retransmitMs: 2000, requeueOnHello: false });
-    a.peer = b;
-    b.peer = a;
+    const { net, a, b } = pair('ftfw', { retransmitMs: 2000, requeueOnHello: false }, 1, 1500, undefined, start);
     net.clock.advance(3000);
     const t0 = net.clock.now();
     a.rule = { drop: () => net.clock.now() < t0 + 100 };

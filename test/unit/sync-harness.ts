@@ -191,8 +191,8 @@ export class Peer implements Transport {
   }
 }
 
-export function pair(kind: ModeKind, opt: SyncOptions = {}, seed = 1, mtu = 1500, wall?: number): { net: Net; a: Peer; b: Peer } {
-  const net = new Net(seed, 0, wall);
+export function pair(kind: ModeKind, opt: SyncOptions = {}, seed = 1, mtu = 1500, wall?: number, start = 0): { net: Net; a: Peer; b: Peer } {
+  const net = new Net(seed, start, wall);
   const a = new Peer(net, kind, opt, mtu);
   const b = new Peer(net, kind, opt, mtu);
   a.peer = b;
