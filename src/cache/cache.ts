@@ -5,8 +5,11 @@
 // through a hash table of ids, with no strings built and no Flow kept. The Flow of an entry is
 // rebuilt from its message when someone asks (dumps, commit); a flow that carries something the
 // wire cannot (traffic counters, secmark, tuple zones, an unusual reply tuple) keeps its Flow too.
-//   internal cache  an Entry object per flow as well: it is the sync mode's SyncObject, and the
-//                   mode copies the stored message onto the wire (Entry.writeMessage)
+//   internal cache  an Entry object per flow while the sync mode holds it: it is the mode's
+//                   SyncObject (and queue node), and the mode copies the stored message onto the
+//                   wire (Entry.writeMessage). Once the mode lets go (FTFW: the peer acknowledged
+//                   it; see idle()), the cache drops it, so entries die young instead of filling
+//                   the old generation with an object per flow; the next event makes a new one.
 //   external cache  "compact": no object per flow at all; received messages are stored as they
 //                   came (applyWire) and Entry objects are made only for whoever iterates
 // Expectations are few and keep a Map of Entry objects by string key.
@@ -61,7 +64,8 @@ const STORE_OPT: EncodeOptions = { commitTimeout: false, tcpWindowTracking: true
  * `state` are kept current here; `sync` belongs to the mode, which hangs its queue node there.
  */
 export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject {
-  state: ObjStateValue = ObjState.NEW;
+  /** the state of an entry outside a cache's per-id tags (expectations, views, dropped entries) */
+  private st: ObjStateValue = ObjState.NEW;
   /** the sync mode's node of this object: the object itself (it extends ObjNode) */
   sync: SyncSlot | undefined;
   /** conntracks: the id of the flow in the owning cache's slab (-1 once dropped) */
@@ -77,26 +81,39 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
   private t0: number | undefined = undefined;
   private t1: number | undefined = undefined;
 
+  /** An entry of id in owner's slab takes its times and state from there (stamp() it first). */
   constructor(readonly kind: K, data: Data<K> | undefined, now: number, owner?: Cache<'ct'>, id = -1) {
     super();
     this.sync = this as ObjNode;
     this.d = data;
     this.home = owner;
     this.id = id;
-    if (owner && id >= 0) owner.stamp(id, now);
-    else this.t0 = this.t1 = now;
+    if (!owner || id < 0) this.t0 = this.t1 = now;
   }
+
+  get state(): ObjStateValue {
+    const h = this.home;
+    return h !== undefined && this.id >= 0 ? h.stateOf(this.id) : this.st;
+  }
+  set state(v: ObjStateValue) {
+    const h = this.home;
+    if (h !== undefined && this.id >= 0) h.setState(this.id, v);
+    else this.st = v;
+  }
+
+  /** Whether the entry holds a Flow its stored message cannot give back (the cache must keep it). */
+  get keepsFlow(): boolean { return this.kind === 'ct' && this.d !== undefined; }
 
   /** ms (Date.now) when the object entered the cache */
   get since(): number {
     const h = this.home;
-    return h !== undefined && this.id >= 0 ? h.sinceOf(this.id) : this.t0!;
+    return h !== undefined && this.id >= 0 ? h.sinceOf(this.id) : this.t0 ?? NaN;
   }
 
   /** ms of the last change (kernel event, or message received for the external cache) */
   get lastUpdate(): number {
     const h = this.home;
-    return h !== undefined && this.id >= 0 ? h.lastUpdateOf(this.id) : this.t1!;
+    return h !== undefined && this.id >= 0 ? h.lastUpdateOf(this.id) : this.t1 ?? NaN;
   }
   set lastUpdate(ms: number) {
     const h = this.home;
@@ -135,6 +152,16 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
     if (this.kind === 'ct' && this.home) this.d = undefined;
   }
 
+  /**
+   * The cache let go of this idle entry: it no longer stands for the flow (a new entry will).
+   * Unlike detach(), its times are not copied out (two numbers allocated per flow for nobody).
+   */
+  orphan(): void {
+    this.st = this.state;
+    this.home = undefined;
+    this.id = -1;
+  }
+
   /** The cache dropped this entry (flush, release): its storage is gone. */
   detach(flow?: Flow): void {
     if (this.kind === 'ct' && this.d === undefined && flow) this.d = flow as Data<K>;
@@ -142,6 +169,7 @@ export class Entry<K extends Kind = Kind> extends ObjNode implements SyncObject 
       this.t0 = this.since;
       this.t1 = this.lastUpdate;
     }
+    this.st = this.state;
     this.home = undefined;
     this.id = -1;
   }
@@ -167,7 +195,10 @@ export class Cache<K extends Kind> {
   /** conntracks */
   private readonly slab: FlowSlab | undefined;
   readonly compact: boolean;
-  /** internal cache: the Entry of each id */
+  /**
+   * internal cache: the Entry of an id while one exists (the sync mode holds it, it keeps a Flow,
+   * or someone asked for it); per-id state and times live in the slab and the arrays below
+   */
   private objects: (Entry<'ct'> | undefined)[] = [];
   /** since / lastUpdate of each id (ms) */
   private since = new Float64Array(0);
@@ -286,8 +317,9 @@ export class Cache<K extends Kind> {
       this.store(id, f);
       return id;
     }
-    const e = new Entry<'ct'>('ct', undefined, now, this as unknown as Cache<'ct'>, id);
-    this.objects[id] = e;
+    this.stamp(id, now);
+    s.tag[id] = ObjState.NEW;
+    const e = this.objectOf(id);
     e.data = f;
     return e as unknown as Entry<K>;
   }
@@ -301,7 +333,29 @@ export class Cache<K extends Kind> {
   }
 
   private entryOf(id: number): Entry<K> {
-    return this.compact ? this.view(id) : (this.objects[id] as unknown as Entry<K>);
+    return this.compact ? this.view(id) : (this.objectOf(id) as unknown as Entry<K>);
+  }
+
+  /** The internal cache's Entry of id: the one that exists, or a new one kept until idle(). */
+  private objectOf(id: number): Entry<'ct'> {
+    let e = this.objects[id];
+    if (e === undefined) {
+      e = new Entry<'ct'>('ct', undefined, 0, this as unknown as Cache<'ct'>, id);
+      this.objects[id] = e;
+    }
+    return e;
+  }
+
+  /**
+   * The sync mode let go of e (not DEAD; FTFW: the peer acknowledged it): the cache forgets the
+   * object, its flow stays in the slab. An entry that keeps a Flow stays.
+   */
+  idle(e: Entry<K>): void {
+    const id = e.id;
+    if (this.compact || id < 0 || this.objects[id] !== (e as unknown as Entry<'ct'>)) return;
+    if (e.keepsFlow || e.sync?.owner || e.slot >= 0) return;
+    this.objects[id] = undefined;
+    e.orphan();
   }
 
   private dropId(id: number): void {
@@ -319,8 +373,13 @@ export class Cache<K extends Kind> {
     return e;
   }
 
-  private stateOf(id: number): ObjStateValue {
-    return this.compact ? ((this.slab!.tag[id] & TAG_STATE) as ObjStateValue) : this.objects[id]!.state;
+  /** The state of id (conntracks). */
+  stateOf(id: number): ObjStateValue {
+    return (this.slab!.tag[id] & TAG_STATE) as ObjStateValue;
+  }
+  setState(id: number, v: ObjStateValue): void {
+    const t = this.slab!.tag;
+    t[id] = (t[id] & ~TAG_STATE) | v;
   }
 
   // ---------------------------------------------------------------- the received wire path
@@ -368,16 +427,11 @@ export class Cache<K extends Kind> {
       s.insert(id);
       this.counters.created++;
       this.counters.active++;
-      if (this.compact) {
-        this.stamp(id, now);
-        s.tag[id] = ObjState.NEW;
-      } else {
-        this.objects[id] = new Entry<'ct'>('ct', undefined, now, this as unknown as Cache<'ct'>, id);
-      }
+      this.stamp(id, now);
+      s.tag[id] = ObjState.NEW;
     } else {
       this.counters.updated++;
-      if (this.compact) s.tag[id] = ObjState.ALIVE;
-      else this.objects[id]!.state = ObjState.ALIVE;
+      s.tag[id] = ObjState.ALIVE;
     }
     s.setMessage(id, b, off, len);
     this.updated[id] = now;
@@ -406,19 +460,21 @@ export class Cache<K extends Kind> {
       s.insert(id);
       this.counters.created++;
       this.counters.active++;
-      e = new Entry<'ct'>('ct', undefined, now, this as unknown as Cache<'ct'>, id);
-      this.objects[id] = e;
+      this.stamp(id, now);
+      s.tag[id] = ObjState.NEW;
+      e = this.objectOf(id);
     } else {
-      e = this.objects[id]!;
-      if (e.state === ObjState.DEAD) {
-        e.state = ObjState.NEW;
+      const st = this.stateOf(id);
+      if (st === ObjState.DEAD) {
+        this.setState(id, ObjState.NEW);
         this.counters.active++;
         this.counters.created++;
       } else {
-        if (isNew) e.state = ObjState.NEW;
-        else if (e.state === ObjState.NEW) e.state = ObjState.ALIVE;
+        if (isNew) this.setState(id, ObjState.NEW);
+        else if (st === ObjState.NEW) this.setState(id, ObjState.ALIVE);
         this.counters.updated++;
       }
+      e = this.objectOf(id);
       e.clearFlow();
       this.updated[id] = now;
     }
@@ -434,9 +490,9 @@ export class Cache<K extends Kind> {
       this.counters.deleteNotFound++;
       return undefined;
     }
-    const e = this.objects[id]!;
-    if (e.state === ObjState.DEAD) return undefined;
-    e.state = ObjState.DEAD;
+    if (this.stateOf(id) === ObjState.DEAD) return undefined;
+    this.setState(id, ObjState.DEAD);
+    const e = this.objectOf(id);
     e.clearFlow();
     s.setMessage(id, msg, 0, n);
     this.counters.destroyed++;
@@ -518,7 +574,7 @@ export class Cache<K extends Kind> {
       const id = this.slab.find(scratchKey, 0, h);
       if (id < 0) return this.asEntry(this.insertFlow(d as Flow, h));
       if (this.compact) return this.upsertCompact(id, d as Flow, isNew);
-      e = this.objects[id] as unknown as Entry<K>;
+      e = this.objectOf(id) as unknown as Entry<K>;
     } else {
       const key = this.keyOf(d);
       e = this.map.get(key);
@@ -601,7 +657,7 @@ export class Cache<K extends Kind> {
         this.updated[id] = this.now();
         return this.view(id);
       }
-      const o = this.objects[id]!;
+      const o = this.objectOf(id);
       o.data = d as Flow;
       o.state = ObjState.ALIVE;
       o.lastUpdate = this.now();
@@ -632,7 +688,7 @@ export class Cache<K extends Kind> {
         this.store(id, d as Flow);
         return this.view(id);
       }
-      const o = this.objects[id]!;
+      const o = this.objectOf(id);
       o.state = ObjState.DEAD;
       o.data = d as Flow;
       return o as unknown as Entry<K>;
@@ -730,9 +786,7 @@ export class Cache<K extends Kind> {
   isLive(id: number): boolean {
     const s = this.slab!;
     if (id < 0 || id >= s.capacity || s.msgLen(id) < NETHDR_SIZE) return false;
-    if (this.compact) return (s.tag[id] & TAG_STATE) !== ObjState.DEAD;
-    const e = this.objects[id];
-    return e !== undefined && e.state !== ObjState.DEAD;
+    return this.stateOf(id) !== ObjState.DEAD;
   }
   messageBuf(id: number): Uint8Array { return this.slab!.msgBuf(id); }
   messageOff(id: number): number { return this.slab!.msgOff(id); }
@@ -740,7 +794,10 @@ export class Cache<K extends Kind> {
   /** ms of the entry's last change */
   lastUpdateOf(id: number): number { return this.updated[id]; }
   /** The entry's Flow (the kept one, or rebuilt from its message). */
-  dataOf(id: number): Flow { return this.compact ? this.flowOf(id) : this.objects[id]!.data; }
+  dataOf(id: number): Flow {
+    const e = this.objects[id];
+    return e !== undefined ? e.data : this.flowOf(id);
+  }
 
   /** Bytes the binary storage holds (conntracks). */
   storageBytes(): number {

@@ -421,6 +421,10 @@ export class Daemon implements SyncHost, EventSink {
     if (e.kind === 'ct') this.internal.release(e as Entry<'ct'>); else this.internalExp.release(e as Entry<'exp'>);
   }
 
+  idle(obj: SyncObject): void {
+    if (obj.kind === 'ct') this.internal.idle(obj as Entry<'ct'>);
+  }
+
   /** FTFW: the peer restarted; whether its external entries need a repair (reconcile.ts). */
   peerRestarted(): boolean { return !this.injector && this.reconcile.begin(); }
   /** FTFW: the peer's answer to our RESYNC is complete. */

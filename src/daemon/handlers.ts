@@ -95,7 +95,7 @@ export function conntrackdHandler(h: Host): (code: number) => Promise<string> {
     const view = VIEWS[code];
     if (view) {
       if (view === 'expect' && !dm.expectSync) return '';
-      return formatStats(takeSnapshot(dm, { rsqueue: view === 'rsqueue' }), view);
+      return formatStats(takeSnapshot(dm, { rsqueue: view === 'rsqueue', latency: false }), view);
     }
     switch (code) {
       case CODE.ALL_COMMIT: case CODE.CT_COMMIT: case CODE.EXP_COMMIT:

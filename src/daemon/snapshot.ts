@@ -16,7 +16,8 @@ function cacheStats(c: Cache<Kind>): CacheStats {
   };
 }
 
-export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snapshot {
+/** rsqueue: list the resend queue; latency: false leaves the percentiles at zero (a sort each) */
+export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean; latency?: boolean } = {}): Snapshot {
   const now = Date.now();
   const sync = d.mode.stats;
   const src = d.source.counters();
@@ -24,7 +25,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean } = {}): Snaps
   const external = d.injector
     ? { kind: 'inject' as const, ...d.injector.stats }
     : { kind: 'cache' as const, ...cacheStats(d.external) };
-  const latency: LatencyStats[] = Object.values(d.latency).map((l) => ({ stage: l.stage, ...l.percentiles(now), dropped: l.dropped }));
+  const latency: LatencyStats[] = opts.latency === false ? [] : Object.values(d.latency).map((l) => ({ stage: l.stage, ...l.percentiles(now), dropped: l.dropped }));
   const ringUsed = (d.source as { pipeline?: { ring: { available(): number } } }).pipeline?.ring.available();
   const f = d.failover;
   return {

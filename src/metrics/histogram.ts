@@ -58,10 +58,11 @@ export class Latency {
 
   /** Percentiles (nearest rank) of the samples within the window; zeros when there are none. */
   percentiles(nowMs = Date.now()): Percentiles {
-    const vals: number[] = [];
-    for (let i = 0; i < this.filled; i++) if (nowMs - this.stamps[i] <= this.windowMs) vals.push(this.ring[i]);
-    if (vals.length === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-    const sorted = Float64Array.from(vals).sort();
+    const all = (scratch.length >= this.filled ? scratch : (scratch = new Float64Array(this.ring.length)));
+    let n = 0;
+    for (let i = 0; i < this.filled; i++) if (nowMs - this.stamps[i] <= this.windowMs) all[n++] = this.ring[i];
+    if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+    const sorted = all.subarray(0, n).sort();
     const q = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
     return { count: sorted.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: sorted[sorted.length - 1] };
   }
@@ -78,10 +79,15 @@ export class Latency {
   }
 }
 
+/** percentiles' working copy, shared by every histogram (no array built per call) */
+let scratch = new Float64Array(0);
+
 /** Index of the bucket holding `us` (the first bound >= us). */
 export function bucketOf(us: number): number {
   if (us <= 1) return 0;
-  // log2 is exact on powers of two, so a sample equal to a bound lands in that bound's bucket
-  const i = Math.ceil(Math.log2(us));
-  return i < BUCKETS_US.length ? i : BUCKETS_US.length;
+  if (us > TOP_US) return BUCKETS_US.length;
+  // two samples per flow pass here: integer bit counting instead of Math.log2. For us in
+  // (2^(i-1), 2^i], ceil(us) is in the same range, and ceil(log2(m)) = 32 - clz32(m - 1)
+  return 32 - Math.clz32(Math.ceil(us) - 1);
 }
+const TOP_US = BUCKETS_US[BUCKETS_US.length - 1];

@@ -121,12 +121,13 @@ export abstract class ModeBase implements SyncMode {
     this.ctlAlive--;
   }
 
-  /** A node leaves the mode for good: DEAD objects go back to the cache. */
+  /** A node leaves the mode for good: DEAD objects go back to the cache, others are idle. */
   protected drop(n: QItem): void {
     if (n.ctl) this.freeCtl(n);
     else {
       n.owner?.del(n);
       if (n.obj.state === OBJ_STATE.DEAD) this.host.release(n.obj);
+      else this.host.idle?.(n.obj);
     }
   }
 

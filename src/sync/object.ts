@@ -30,6 +30,9 @@
 //   release(obj)        obj is DEAD and the mode holds no reference any more (FTFW: its DEL was
 //                       acknowledged; NOTRACK/ALARM: its DEL was sent; or it was dropped). Called
 //                       exactly once per DEAD object that was enqueued.
+//   idle(obj)           optional: obj is not DEAD and the mode holds no reference any more (FTFW:
+//                       acknowledged; NOTRACK: sent). The cache may let the object go; the next
+//                       change brings a new one to enqueue.
 //   superseded(obj)     optional, FTFW: obj is DEAD and the cache now holds a newer object with
 //                       the same key. Its DEL is then not (re)sent: arriving after the newer
 //                       object's NEW (a NACK or timeout resend), it would delete the peer's copy.
@@ -84,6 +87,7 @@ export interface SyncHost {
   applyExp(type: ExpMsgType, exp: Expectation): void;
   forEachObject(fn: (obj: SyncObject) => void): void;
   release(obj: SyncObject): void;
+  idle?(obj: SyncObject): void;
   superseded?(obj: SyncObject): boolean;
   expireCt?(flow: Flow): void;
   expireExp?(exp: Expectation): void;

@@ -105,8 +105,10 @@ class CtsyncSubject implements Daemon {
   constructor(readonly d: CtsyncDaemon) {}
   get pid(): number { return this.d.pid; }
   private snapshot(): Promise<SnapshotLike> { return this.d.request<SnapshotLike>('snapshot'); }
-  async externalCount(): Promise<number> { return (await this.snapshot()).conntrack.external.active ?? -1; }
-  async internalCount(): Promise<number> { return (await this.snapshot()).conntrack.internal.active ?? -1; }
+  // the counts are polled during a burst: the same request, on the conntrackd-compatible socket, as
+  // conntrackd is asked (`conntrackd -s`), so that both daemons do the same work for the harness
+  async externalCount(): Promise<number> { return parseCount(await this.d.conntrackd(CODE.STATS), 'external'); }
+  async internalCount(): Promise<number> { return parseCount(await this.d.conntrackd(CODE.STATS), 'internal'); }
   async loss(): Promise<LossCounters> {
     const s = await this.snapshot();
     // -R also counts as a resync with the kernel table; the bench never sends it

@@ -22,6 +22,21 @@ test('buckets: a sample equal to a bound is in that bound\'s bucket', () => {
   assert.is(bucketOf(1e9), BUCKETS_US.length, '+Inf');
 });
 
+test('buckets: just above a bound is the next bucket; agrees with ceil(log2) on fractions', () => {
+  for (let i = 0; i < BUCKETS_US.length; i++) {
+    const b = BUCKETS_US[i];
+    assert.is(bucketOf(b), i, `${b}`);
+    assert.is(bucketOf(b + 1e-6), i + 1, `${b} + 1e-6`);
+  }
+  let x = 7;
+  for (let k = 0; k < 20000; k++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const us = 1 + (x / 2147483648) * 2 ** (1 + (k % 25));
+    const want = Math.min(Math.ceil(Math.log2(us)), BUCKETS_US.length);
+    assert.is(bucketOf(us), want, `${us}`);
+  }
+});
+
 test('percentiles by nearest rank over the window; old samples leave the window, not the histogram', () => {
   const l = new Latency('x', 1000, 10_000);
   for (let v = 1; v <= 100; v++) l.add(v, 1000);

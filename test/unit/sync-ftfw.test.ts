@@ -32,6 +32,24 @@ test('the receiver ACKs every 300 in-sequence messages, and the rest after 1 s i
   assert.is(b.mode.stats.rcvLost, 0);
 });
 
+test('an object the peer acknowledged is idle: the mode lets go of it, once per transmission', () => {
+  const { net, a } = pair('ftfw', { ackDelayMs: 0 });
+  for (let i = 0; i < 700; i++) a.host.create(tcpFlow(i));
+  net.clock.advance(20);
+  // 600 acknowledged by the two window ACKs, the last 100 still in the resend queue
+  assert.is(a.host.idled.length, 600);
+  assert.is(rsObjects(a), 100);
+  net.clock.advance(1500);
+  assert.is(a.host.idled.length, 700);
+  assert.is(new Set(a.host.idled).size, 700, 'each object once');
+  // an update after the ACK queues the object again; its next ACK makes it idle again
+  a.host.update(tcpFlow(5, { timeout: 99 }));
+  net.clock.advance(1500);
+  assert.is(a.host.idled.length, 701);
+  assert.is(a.host.idled[700].flow!.timeout, 99);
+  assert.is(a.host.released.length, 0);
+});
+
 test('a gap is NACKed at once and the objects go out again with new sequence numbers', () => {
   const { net, a, b } = pair('ftfw', { retransmitMs: 0 });
   net.clock.advance(3000); // HELLO handshake done: until then gaps are not tracked

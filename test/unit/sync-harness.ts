@@ -44,6 +44,8 @@ export class TestHost implements SyncHost {
   readonly internal = new Map<string, Obj>();
   readonly external = new Map<string, Flow>();
   readonly released: Obj[] = [];
+  /** objects the mode said it let go of (idle), in order */
+  readonly idled: Obj[] = [];
   readonly applied: { type: number; flow?: Flow; exp?: Expectation }[] = [];
   readonly expired: Flow[] = [];
   readonly logs: string[] = [];
@@ -68,6 +70,11 @@ export class TestHost implements SyncHost {
     this.released.push(obj as Obj);
     const k = flowKey(obj.flow!);
     if (this.internal.get(k) === obj) this.internal.delete(k);
+  }
+  idle(obj: SyncObject): void {
+    if (obj.state === OBJ_STATE.DEAD) throw new Error('idle for a DEAD object: that is release()');
+    if (obj.sync?.owner) throw new Error(`idle for an object still in the ${obj.sync.owner.name}`);
+    this.idled.push(obj as Obj);
   }
   superseded(obj: SyncObject): boolean {
     const cur = this.internal.get(flowKey(obj.flow!));

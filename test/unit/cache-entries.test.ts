@@ -1,0 +1,90 @@
+// The internal cache keeps an Entry per flow only while the sync mode holds it: idle() lets it go,
+// the flow's state, times and message stay in the slab, and the next change makes a new Entry.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Cache, ObjState, type Entry } from '../../src/cache/cache.ts';
+import { writeFlowKey } from '../../src/cache/key.ts';
+import { encodeCt } from '../../src/sync/codec.ts';
+import { Queue } from '../../src/sync/queue.ts';
+import { KEY_SIZE } from '../../src/flow/key.ts';
+import type { Flow } from '../../src/flow/flow.ts';
+import { tcpFlow } from './sync-harness.ts';
+
+const key = new Uint8Array(KEY_SIZE), msg = new Uint8Array(512);
+let clock = 1000;
+const cache = () => new Cache('internal', 'ct', Infinity, () => clock);
+
+/** The daemon's path: a kernel event as key and stored message. */
+function event(c: Cache<'ct'>, f: Flow, isNew: boolean): Entry<'ct'> {
+  writeFlowKey(f, key, 0);
+  const n = encodeCt(msg, 0, 0, 0, 0, f, { commitTimeout: false, tcpWindowTracking: true });
+  return c.upsertMessage(key, msg, n, isNew, clock)!;
+}
+function destroyed(c: Cache<'ct'>, f: Flow): Entry<'ct'> | undefined {
+  writeFlowKey(f, key, 0);
+  const n = encodeCt(msg, 0, 0, 0, 0, f, { commitTimeout: false, tcpWindowTracking: true });
+  return c.killMessage(key, msg, n);
+}
+
+test('an idle entry is let go; its flow, state and times stay, and the next event makes a new entry', () => {
+  const c = cache();
+  clock = 1000;
+  const e1 = event(c, tcpFlow(1), true);
+  assert.is(c.get(tcpFlow(1)), e1, 'the same entry while it is held');
+  c.idle(e1);
+  assert.is(e1.id, -1, 'the idle entry no longer stands for the flow');
+  assert.is(c.size, 1);
+  clock = 2000;
+  const e2 = event(c, tcpFlow(1, { timeout: 77 }), false);
+  assert.is.not(e2, e1);
+  assert.is(e2.state, ObjState.ALIVE, 'NEW then an update: ALIVE');
+  assert.is(e2.since, 1000, 'entered the cache at the first event');
+  assert.is(e2.lastUpdate, 2000);
+  assert.is(e2.flow!.timeout, 77);
+  assert.is(c.counters.created, 1);
+  assert.is(c.counters.updated, 1);
+  assert.equal([...c.live()].map((e) => e.flow!.orig.sport), [tcpFlow(1).orig.sport]);
+});
+
+test('an entry still queued, or keeping a Flow its message cannot carry, is not let go', () => {
+  const c = cache();
+  const e = event(c, tcpFlow(2), true);
+  const q = new Queue('txqueue', 10);
+  q.add(e);
+  c.idle(e);
+  assert.is(c.get(tcpFlow(2)), e, 'queued: kept');
+  q.del(e);
+  const counted = c.upsert(tcpFlow(3, { countersOrig: { packets: 5, bytes: 300 } }), true)!;
+  c.idle(counted);
+  assert.is(c.get(tcpFlow(3)), counted, 'keeps its Flow: kept');
+  assert.equal(counted.flow!.countersOrig, { packets: 5, bytes: 300 });
+});
+
+test('a flow destroyed after its entry went idle is released and removed through the new entry', () => {
+  const c = cache();
+  const e1 = event(c, tcpFlow(4), true);
+  c.idle(e1);
+  const dead = destroyed(c, tcpFlow(4))!;
+  assert.ok(dead && dead !== e1);
+  assert.is(dead.state, ObjState.DEAD);
+  assert.is(c.counters.active, 0);
+  assert.is(destroyed(c, tcpFlow(4)), undefined, 'a second DESTROY finds it DEAD');
+  c.release(e1 as Entry<'ct'>);
+  assert.is(c.size, 1, 'a stale entry releases nothing');
+  c.release(dead);
+  assert.is(c.size, 0);
+  assert.is(c.get(tcpFlow(4)), undefined);
+});
+
+test('a tuple reused while the DEAD entry waits comes back to life in that entry', () => {
+  const c = cache();
+  const e1 = event(c, tcpFlow(5), true);
+  c.idle(e1);
+  const dead = destroyed(c, tcpFlow(5))!;
+  const again = event(c, tcpFlow(5), true);
+  assert.is(again, dead, 'the entry the mode holds');
+  assert.is(again.state, ObjState.NEW);
+  assert.is(c.counters.active, 1);
+});
+
+test.run();
