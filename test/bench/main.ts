@@ -8,6 +8,8 @@
 //   --big N            flows asked for in the burst phase (default 1000000; capped by nf_conntrack_max)
 //   --rate R           flows/s of the latency phase (default 5000)
 //   --seconds S        duration of the latency phase (default 5)
+//   --warm W           steady-state bursts, each after a delete of the last (default 3; the
+//                      table shows each figure's median)
 //   --only NAME        run only conntrackd or only ctsync
 //   --event-source K   ctsync's event source (default auto)
 //   --profile DIR      write a CPU profile of every ctsync daemon into DIR (Node only)
@@ -52,6 +54,7 @@ export async function main(args: string[]): Promise<number> {
     big: burstSize(bigRequested),
     rate: count(args, 'rate', quick ? 1000 : 5000),
     seconds: count(args, 'seconds', quick ? 2 : 5),
+    warmRuns: count(args, 'warm', quick ? 1 : 3),
     subjects: only ? [only as SubjectName] : ['conntrackd', 'ctsync'],
     pair: {
       eventSource: option(args, 'event-source') as SyncSetup['eventSource'],

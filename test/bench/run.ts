@@ -4,7 +4,9 @@
 //                CPU of sender and receiver, bytes and datagrams on the sync link, losses, the
 //                receiver's RSS growth; then all N deleted, and N other new flows as one burst
 //                (the steady state: daemons that have seen a cycle of creates and deletes, as a
-//                firewall's always have); then a commit of those N entries into the receiver's kernel
+//                firewall's always have), W times over, deleting in between; each steady-state
+//                figure is the median of the W bursts; then a commit of the last N entries into
+//                the receiver's kernel
 //   latency      flows at a steady rate for some seconds, captured on the sync link (capture.ts)
 //   burst        the largest burst the kernel table allows (up to 1,000,000); losses, resyncs,
 //                flows missing at the peer; then a commit of everything that arrived
@@ -20,6 +22,7 @@ import type { Conntrack } from '../../src/kernel/conntrack.ts';
 import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
 import { cpuSeconds, cpuSplit, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
+import { medianRun } from './median.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
 
 export interface BenchOptions {
@@ -31,6 +34,8 @@ export interface BenchOptions {
   /** steady rate (flows/s) and duration (s) of the latency phase */
   rate: number;
   seconds: number;
+  /** steady-state bursts; the figures are their medians */
+  warmRuns: number;
   subjects: SubjectName[];
   pair: PairOptions;
   /** give up waiting when the receiver's count has not moved for this long (ms) */
@@ -79,8 +84,12 @@ export interface Latency extends LatencySummary {
 export interface SubjectResult {
   name: SubjectName;
   replication: Replication;
-  /** the same N again, new tuples, after the first N were replicated and deleted (steady state) */
+  /**
+   * the same N again, new tuples, after the first N were replicated and deleted (steady state):
+   * each figure the median of the warmRuns bursts
+   */
   warm: Replication;
+  warmRuns: Replication[];
   commit: CommitFigure;
   latency: Latency;
   burst: Replication;
@@ -203,13 +212,21 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   say(`replication of ${opt.n} flows`);
   let pair = await startPair(name, lab, fw, opt.pair);
   let replication: Replication, warm: Replication, commit: CommitFigure;
+  const warmRuns: Replication[] = [];
   try {
     replication = await replicate(pair, fw, gens[0], pre.n, opt.n, opt);
     say(`  ${replication.replicated}/${opt.n} in ${replication.seconds.toFixed(3)} s; all deleted again`);
     const left = await deleteAll(pair, gens[0], opt);
     if (left > 0) say(`  ${left} flows stayed in the peer's external cache after the delete`);
-    warm = await replicate(pair, fw, gens[0], pre.warm, opt.n, opt);
-    say(`  again with new flows (steady state): ${warm.replicated}/${opt.n} in ${warm.seconds.toFixed(3)} s; commit`);
+    for (let k = 0; k < opt.warmRuns; k++) {
+      if (k > 0) await deleteAll(pair, gens[0], opt);
+      // the tuples alternate, so that a burst never meets the last one's entries still dying
+      const r = await replicate(pair, fw, gens[0], k % 2 === 0 ? pre.warm : pre.n, opt.n, opt);
+      warmRuns.push(r);
+      say(`  again with new flows (steady state ${k + 1}/${opt.warmRuns}): ${r.replicated}/${opt.n} in ${r.seconds.toFixed(3)} s, CPU sender ${r.cpuSender.toFixed(2)} s, receiver ${r.cpuReceiver.toFixed(2)} s`);
+    }
+    warm = medianRun(warmRuns);
+    say('  commit');
     commit = await commitAll(pair.receiver);
     say(`  commit of ${commit.entries}: ${commit.wallSeconds.toFixed(3)} s`);
   } finally {
@@ -240,7 +257,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, warm, commit, latency, burst, bigCommit };
+  return { name, replication, warm, warmRuns, commit, latency, burst, bigCommit };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */
