@@ -254,29 +254,26 @@ export class Cache<K extends Kind> {
     const dropTimeout = opt.commitTimeout === true, dropWscale = opt.tcpWindowTracking !== true;
     // attributes are 4-aligned: word copies when both sides are (the usual case)
     const sw = s.msgWords(id), dw = copyDst.of(b);
-    const words = sw !== undefined && dw !== undefined && ((so | o | n) & 3) === 0;
-    for (let i = 0; i < NETHDR_SIZE; i++) b[o + i] = src[so + i];
-    let w = o + NETHDR_SIZE;
-    let p = so + NETHDR_SIZE;
     const end = so + n;
+    if (sw === undefined || dw === undefined || ((so | o | n) & 3) !== 0) return copyAttrs(src, so, end, b, o, dropTimeout, dropWscale);
+    // attributes are 4-aligned: walk their headers only, and copy the runs between the ones left
+    // out (usually a TCP flow's two window scales) a word at a time
+    let w = o >> 2, from = so;
+    let p = so + NETHDR_SIZE;
     while (p + 4 <= end) {
-      const len = (src[p] << 8) | src[p + 1];
-      const id2 = (src[p + 2] << 8) | src[p + 3];
-      const adv = (len + 3) & ~3;
+      const id2 = src[p + 3] | (src[p + 2] << 8);
+      const next = p + ((((src[p] << 8) | src[p + 1]) + 3) & ~3);
       if ((dropTimeout && id2 === NTA.TIMEOUT) || (dropWscale && (id2 === NTA.TCP_WSCALE_ORIG || id2 === NTA.TCP_WSCALE_REPL))) {
-        p += adv;
-        continue;
+        for (let q = from >> 2, e = p >> 2; q < e; q++) dw[w++] = sw[q];
+        from = next;
       }
-      if (words && p + adv <= end) {
-        const d = w >> 2, q = p >> 2;
-        for (let i = 0; i < adv >> 2; i++) dw[d + i] = sw[q + i];
-      } else {
-        for (let i = 0; i < adv; i++) b[w + i] = src[p + i];
-      }
-      w += adv;
-      p += adv;
+      p = next;
     }
-    return w - o;
+    // a last attribute running past the end (not made by this cache's writers) is copied as far
+    // as the message goes, as the walk below does
+    const stop = Math.min(p, end);
+    for (let q = from >> 2, e = stop >> 2; q < e; q++) dw[w++] = sw[q];
+    return (w << 2) - o;
   }
 
   /** id entered the cache at `now` (ms). */
@@ -803,6 +800,23 @@ export class Cache<K extends Kind> {
   storageBytes(): number {
     return (this.slab?.bytes() ?? 0) + this.since.byteLength + this.updated.byteLength;
   }
+}
+
+/** copyMessage for buffers that are not 4-aligned: attribute by attribute, byte by byte. */
+function copyAttrs(src: Uint8Array, so: number, end: number, b: Uint8Array, o: number, dropTimeout: boolean, dropWscale: boolean): number {
+  for (let i = 0; i < NETHDR_SIZE; i++) b[o + i] = src[so + i];
+  let w = o + NETHDR_SIZE;
+  let p = so + NETHDR_SIZE;
+  while (p + 4 <= end) {
+    const id2 = (src[p + 2] << 8) | src[p + 3];
+    const adv = (((src[p] << 8) | src[p + 1]) + 3) & ~3;
+    if (!((dropTimeout && id2 === NTA.TIMEOUT) || (dropWscale && (id2 === NTA.TCP_WSCALE_ORIG || id2 === NTA.TCP_WSCALE_REPL)))) {
+      for (let i = 0; i < adv; i++) b[w + i] = src[p + i];
+      w += adv;
+    }
+    p += adv;
+  }
+  return w - o;
 }
 
 /**

@@ -87,4 +87,44 @@ test('a tuple reused while the DEAD entry waits comes back to life in that entry
   assert.is(c.counters.active, 1);
 });
 
+test('an entry writes its stored message as the mode sends it: what encodeCt writes with the same options', () => {
+  const c = cache();
+  const v6: Flow = {
+    ...tcpFlow(0),
+    family: 6,
+    orig: { src: '2001:db8::10', dst: '2001:db8:1::20', proto: 6, sport: 40000, dport: 22 },
+    reply: { src: '2001:db8:1::20', dst: '2001:db8::10', proto: 6, sport: 22, dport: 40000 },
+  };
+  const flows: Flow[] = [
+    tcpFlow(10, { tcp: { state: 3, wscaleOrig: 7, wscaleReply: 9 } }),
+    tcpFlow(11, { mark: 0x55, helper: 'ftp', labels: [1, 0, 0, 0] }),
+    { ...v6, tcp: { state: 3, wscaleOrig: 2, wscaleReply: 3 } },
+    { ...tcpFlow(12), orig: { ...tcpFlow(12).orig, proto: 17 }, reply: { ...tcpFlow(12).reply, proto: 17 }, tcp: undefined },
+    {
+      ...tcpFlow(13), tcp: undefined,
+      orig: { src: '192.0.2.10', dst: '198.51.100.7', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 77 },
+      reply: { src: '198.51.100.7', dst: '192.0.2.10', proto: 1, icmpType: 0, icmpCode: 0, icmpId: 77 },
+    },
+  ];
+  const got = new Uint8Array(600), want = new Uint8Array(600);
+  for (const f of flows) {
+    const e = c.upsert(f, true)!;
+    for (const commitTimeout of [false, true]) {
+      for (const tcpWindowTracking of [false, true]) {
+        const opt = { commitTimeout, tcpWindowTracking };
+        const n = encodeCt(want, 0, 0, 0, 0, f, opt);
+        // 4-aligned (word copies) and not (byte copies)
+        for (const at of [8, 10]) {
+          got.fill(0xee);
+          const len = e.writeMessage(got, at, opt);
+          const what = `${f.orig.proto}/${f.family} ${JSON.stringify(opt)} at ${at}`;
+          assert.is(len, n, what);
+          assert.equal([...got.subarray(at + 8, at + len)], [...want.subarray(8, n)], what);
+          assert.is(got[at + len], 0xee, `${what}: nothing written past the message`);
+        }
+      }
+    }
+  }
+});
+
 test.run();
