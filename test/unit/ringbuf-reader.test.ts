@@ -88,7 +88,7 @@ test('records come out in order with their length and bytes; the consumer positi
   assert.is(ring.cons[0], BigInt(ring.pos));
   assert.is(r.available(), 0);
   assert.is(collect(r).k, 0, 'nothing new');
-  assert.equal(r.stats, { records: 3, discarded: 0, batches: 1, bytes: 72 });
+  assert.equal(r.stats, { records: 3, discarded: 0, batches: 1, bytes: 72, watchFailed: 0 });
 });
 
 test('a record that wraps past the end of the data area is read whole from the second mapping', () => {
@@ -246,6 +246,38 @@ test('wake-up: armed when idle, reads the first record at once, off while busy a
   await r.close();
   assert.is(closed, 2, 'close() closes an armed watch');
   assert.is(fire, undefined);
+});
+
+test('armed, the timer is a safety net at watchedIdleMs; a watch that cannot be opened leaves it at idleMs', async () => {
+  const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t++) await new Promise((res) => setTimeout(res, 10)); };
+  const ring = new FakeRing(PAGE);
+  const r = new RingReader(ring.mem);
+  const got: number[] = [];
+  let armed = 0;
+  // a watch that never fires: only the timer can read what arrives
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, {
+    busyMs: 1, idleMs: 2, watchedIdleMs: 150, wake: () => { armed++; return { close: async () => {} }; },
+  });
+  await until(() => armed > 0);
+  ring.write(rec(1));
+  await new Promise((res) => setTimeout(res, 40));
+  assert.equal(got, [], 'not read at idleMs while a watch is armed');
+  await until(() => got.length > 0);
+  assert.equal(got, [1], 'read by the safety-net tick');
+  await r.close();
+
+  const ring2 = new FakeRing(PAGE);
+  const r2 = new RingReader(ring2.mem);
+  const got2: number[] = [];
+  r2.start((dv, off) => got2.push(dv.getUint32(off, true)), undefined, {
+    busyMs: 1, idleMs: 2, watchedIdleMs: 100000, wake: () => { throw new Error('EMFILE'); },
+  });
+  await until(() => r2.stats.watchFailed > 0);
+  ring2.write(rec(2));
+  await until(() => got2.length > 0);
+  assert.equal(got2, [2], 'the timer kept polling');
+  assert.ok(r2.stats.watchFailed >= 1);
+  await r2.close();
 });
 
 test('close() from inside a handler releases the memory only after the drain returns', async () => {

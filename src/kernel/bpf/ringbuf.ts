@@ -39,6 +39,8 @@ export interface RingStats {
   batches: number;
   /** bytes consumed, headers included */
   bytes: number;
+  /** wake-up watches that could not be opened (the timer polls at idleMs instead) */
+  watchFailed: number;
 }
 
 export interface PollOptions {
@@ -46,6 +48,12 @@ export interface PollOptions {
   busyMs?: number;
   /** longest poll interval when idle (ms) */
   idleMs?: number;
+  /**
+   * poll interval when idle with a wake-up armed (ms, default 500): a safety net only, since the
+   * watch is level-triggered (the ring's fd is readable while records wait); at idleMs an idle
+   * daemon woke 100 times a second and used 2-3 % of a core doing nothing
+   */
+  watchedIdleMs?: number;
   /**
    * Wakes the reader when the ring goes from empty to not empty (a readiness watch on the map's
    * fd, runtime.ts watchReadable). Idle, the reader waits on it and reads the first record at once
@@ -58,7 +66,7 @@ export interface PollOptions {
 
 export class RingReader {
   readonly size: number;
-  readonly stats: RingStats = { records: 0, discarded: 0, batches: 0, bytes: 0 };
+  readonly stats: RingStats = { records: 0, discarded: 0, batches: 0, bytes: 0, watchFailed: 0 };
   private readonly cons: BigUint64Array;
   private readonly prod: BigUint64Array;
   private readonly hdr: Int32Array;
@@ -70,7 +78,7 @@ export class RingReader {
   private draining = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private waiters: (() => void)[] = [];
-  private loop: { cb: RecordHandler; onBatch?: (n: number) => void; delay: number; busy: number; idle: number; wake?: PollOptions['wake'] } | undefined;
+  private loop: { cb: RecordHandler; onBatch?: (n: number) => void; delay: number; busy: number; idle: number; watchedIdle: number; wake?: PollOptions['wake'] } | undefined;
   /** the readiness watch, armed while idle */
   private watch: Watch | undefined;
   private closing: Promise<void> | undefined;
@@ -175,15 +183,20 @@ export class RingReader {
     if (this.closed) throw new Error('ring buffer reader is closed');
     if (this.loop) throw new Error('ring buffer reader already started');
     const busy = opt.busyMs ?? 1, idle = opt.idleMs ?? 10;
-    this.loop = { cb, onBatch, delay: busy, busy, idle, wake: opt.wake };
+    this.loop = { cb, onBatch, delay: busy, busy, idle, watchedIdle: opt.watchedIdleMs ?? 500, wake: opt.wake };
     this.timer = setTimeout(this.tick, busy);
   }
 
-  /** Idle with a wake-up: watch for the first record (the timer stays, at the idle interval, as a safety net). */
+  /** Idle with a wake-up: watch for the first record (the timer stays, at watchedIdleMs, as a safety net). */
   private arm(): void {
     const l = this.loop;
     if (!l?.wake || this.watch || this.closed) return;
-    this.watch = l.wake(this.woken);
+    try {
+      this.watch = l.wake(this.woken);
+    } catch {
+      // thrown inside tick()'s finally, it would stop the timer for good
+      this.stats.watchFailed++;
+    }
   }
 
   private disarm(): void {
@@ -224,8 +237,9 @@ export class RingReader {
           l.delay = l.busy;
           this.disarm();
         } else if (l.wake) {
-          l.delay = l.idle;
           this.arm();
+          // a watch that could not be opened leaves the timer to do its work
+          l.delay = this.watch ? l.watchedIdle : l.idle;
         } else l.delay = Math.min(l.delay * 2, l.idle);
         this.timer = setTimeout(this.tick, l.delay);
       }
