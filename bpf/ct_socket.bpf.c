@@ -327,7 +327,11 @@ int ct_socket(struct __sk_buff *skb)
 		return skb_len;
 	}
 	if (filtered_out(cfg, r)) {
-		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		/* no flags: the kernel then wakes a reader waiting at exactly this slot. With
+		 * BPF_RB_NO_WAKEUP an idle reader slept through every record that followed, since
+		 * the kernel wakes only for a record at the consumer's position, and the discarded
+		 * one stays there until the reader skips it */
+		bpf_ringbuf_discard(r, 0);
 		count(CTR_FILTERED);
 		return 0;
 	}

@@ -35,6 +35,8 @@ export interface PipelineOptions {
   /** ring-buffer poll interval while busy / longest when idle (ms) */
   busyMs?: number;
   idleMs?: number;
+  /** the poll interval while idle with a wake-up armed (ms; RingReader's default when unset) */
+  watchedIdleMs?: number;
   /** how often the BPF counters are read, at most (ms) */
   countersMs?: number;
 }
@@ -85,6 +87,7 @@ export class BpfPipeline {
   private readonly countersMs: number;
   private readonly busyMs: number;
   private readonly idleMs: number;
+  private readonly watchedIdleMs: number | undefined;
   private socketMessages = 0;
   private socketOverruns = 0;
   /** kernel stamps of pass-up markers whose message has not been read yet */
@@ -110,6 +113,7 @@ export class BpfPipeline {
     this.countersMs = opt.countersMs ?? 100;
     this.busyMs = opt.busyMs ?? 1;
     this.idleMs = opt.idleMs ?? 10;
+    this.watchedIdleMs = opt.watchedIdleMs;
     this.maps = new MapWriter(obj);
     this.maps.setSettings({
       flags: opt.mode === 'tracing' ? CFG.CFG_SOCKET_DROP_CT : 0,
@@ -150,7 +154,7 @@ export class BpfPipeline {
     this.sink = sink;
     const fd = this.obj.mapFd('events');
     this.ring.start(this.onRecord, () => this.afterBatch(), {
-      busyMs: this.busyMs, idleMs: this.idleMs,
+      busyMs: this.busyMs, idleMs: this.idleMs, watchedIdleMs: this.watchedIdleMs,
       wake: watchIsCheap ? (ready) => watchReadable(fd, ready) : undefined,
     });
     this.idleTimer = setInterval(() => this.housekeeping(), this.countersMs);

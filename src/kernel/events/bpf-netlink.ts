@@ -16,6 +16,8 @@ export interface BpfSourceOptions {
   /** ring-buffer poll interval while busy / longest when idle (ms) */
   busyMs?: number;
   idleMs?: number;
+  /** the poll interval while idle with a wake-up armed (ms): a safety net (ringbuf.ts) */
+  watchedIdleMs?: number;
   /** kernel receive buffer of the event socket, for the messages passed up (default 4 MB) */
   socketBufferBytes?: number;
 }
