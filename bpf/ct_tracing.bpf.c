@@ -287,7 +287,8 @@ static __always_inline int trace_event(unsigned int evmask, const struct nf_ct_e
 	r->ktime_ns = bpf_ktime_get_ns();
 	fill(r, evmask, item, cfg);
 	if (filtered_out(cfg, r)) {
-		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		/* no flags, as in ct_socket.bpf.c: a reader waiting at this slot must be woken */
+		bpf_ringbuf_discard(r, 0);
 		count(CTR_FILTERED);
 		return 0;
 	}
