@@ -20,6 +20,7 @@ import { withLab } from '../lab/lab.ts';
 import { runBench, burstSize, type BenchOptions } from './run.ts';
 import { buildRows, formatTable } from './table.ts';
 import { machine } from './proc.ts';
+import { enableRunTimeStats } from '../../src/kernel/bpf/prog-stats.ts';
 import type { SubjectName } from './subjects.ts';
 import type { SyncSetup } from '../lab/daemons.ts';
 
@@ -55,6 +56,7 @@ export async function main(args: string[]): Promise<number> {
     rate: count(args, 'rate', quick ? 1000 : 5000),
     seconds: count(args, 'seconds', quick ? 2 : 5),
     warmRuns: count(args, 'warm', quick ? 1 : 3),
+    bpfStats: false,
     subjects: only ? [only as SubjectName] : ['conntrackd', 'ctsync'],
     pair: {
       eventSource: option(args, 'event-source') as SyncSetup['eventSource'],
@@ -69,7 +71,20 @@ export async function main(args: string[]): Promise<number> {
     opt.log(`burst: ${bigRequested} flows asked for, the kernel allows ${m.conntrackMax} per namespace (nf_conntrack_max): using ${opt.big}`);
   }
   const started = new Date().toISOString();
-  const results = await withLab('bench', (lab) => runBench(lab, opt));
+  // the kernel counts BPF run time only while asked to, and only for as long as we hold the fd
+  let stats: { close(): void } | undefined;
+  try {
+    stats = enableRunTimeStats();
+    opt.bpfStats = true;
+  } catch (e) {
+    opt.log(`BPF run-time statistics unavailable (${(e as Error).message}): the BPF rows stay empty`);
+  }
+  let results: Awaited<ReturnType<typeof runBench>>;
+  try {
+    results = await withLab('bench', (lab) => runBench(lab, opt));
+  } finally {
+    stats?.close();
+  }
   const rows = buildRows(results, opt.n, opt.big, opt.rate);
   const report = {
     started, finished: new Date().toISOString(), quick, machine: m, loadAfter: machine().loadAverage,

@@ -23,6 +23,7 @@ import { startPair, type SubjectName, type Daemon, type LossCounters, type PairO
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
 import { cpuSeconds, cpuSplit, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
 import { medianRun } from './median.ts';
+import { programRunTime } from '../../src/kernel/bpf/prog-stats.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
 
 export interface BenchOptions {
@@ -36,6 +37,8 @@ export interface BenchOptions {
   seconds: number;
   /** steady-state bursts; the figures are their medians */
   warmRuns: number;
+  /** the kernel counts BPF programs' run time (main.ts turned statistics on) */
+  bpfStats: boolean;
   subjects: SubjectName[];
   pair: PairOptions;
   /** give up waiting when the receiver's count has not moved for this long (ms) */
@@ -58,6 +61,11 @@ export interface Replication {
   /** the kernel's share of those (stime): system calls, and the network stack run for them */
   sysSender: number;
   sysReceiver: number;
+  /**
+   * kernel time of ctsync's BPF programs (both daemons'; the sender's does nearly all the work),
+   * spent where events are raised and so in no process's CPU above; NaN when not measured
+   */
+  bpfSeconds: number;
   /** sender -> receiver (data) and receiver -> sender (acknowledgements), link counters */
   dataBytes: number;
   dataPackets: number;
@@ -94,6 +102,12 @@ export interface SubjectResult {
   latency: Latency;
   burst: Replication;
   bigCommit: CommitFigure;
+}
+
+/** Run time of ctsync's BPF programs so far, ns (0 with none loaded: conntrackd); NaN unmeasured. */
+function bpfNs(opt: BenchOptions): number {
+  if (!opt.bpfStats) return NaN;
+  return programRunTime('ct_socket').ns + programRunTime('ct_trace_event').ns;
 }
 
 async function flushTables(cts: Conntrack[]): Promise<void> {
@@ -135,11 +149,13 @@ async function replicate(
   const l1 = await linkCounters(fw[1], 'sync0');
   const c0 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
   const s0 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
+  const b0 = bpfNs(opt);
   const t0 = performance.now();
   const g = runBurst(gen, enc);
   const r = await waitReplicated(receiver, flows, opt.stallMs, t0);
   const c1 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
   const s1 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
+  const b1 = bpfNs(opt);
   // acknowledgements trail the data by up to a second (FTFW's idle ACK)
   await sleep(1200);
   const d0 = linkDelta(l0, await linkCounters(fw[0], 'sync0'));
@@ -149,6 +165,7 @@ async function replicate(
     flows, generatorRate: g.rate, generatorSeconds: g.seconds, generatorFailed: g.failed,
     replicated: r.count, seconds: r.at / 1000, complete: r.count >= flows,
     cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1], sysSender: s1[0] - s0[0], sysReceiver: s1[1] - s0[1],
+    bpfSeconds: (b1 - b0) / 1e9,
     dataBytes: d0.txBytes, dataPackets: d0.txPackets, ackBytes: d1.txBytes, ackPackets: d1.txPackets,
     sender: await sender.loss(), receiver: await receiver.loss(),
     rssBefore, rssAfter,

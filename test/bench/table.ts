@@ -43,6 +43,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'cpu_sender', metric: 'steady state: CPU of the sender per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender, r.warm.flows), maxRatio: 0.5 },
     { id: 'cpu_receiver', metric: 'steady state: CPU of the receiver per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuReceiver, r.warm.flows), maxRatio: 0.5 },
     { id: 'sys_sender', metric: 'sender: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.warm.sysSender, r.warm.flows) },
+    { id: 'bpf_sender', metric: 'sender: BPF kernel time where events are raised (in no CPU above)', unit: 's', get: (r) => per100k(r.warm.bpfSeconds, r.warm.flows) },
+    { id: 'cpu_sender_bpf', metric: 'steady state: sender CPU and that BPF time, per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender + r.warm.bpfSeconds, r.warm.flows) },
     { id: 'sys_receiver', metric: 'receiver: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.warm.sysReceiver, r.warm.flows) },
     { id: 'lost', metric: 'events lost (reported by the daemon)', unit: 'events', get: (r) => r.warm.sender.lost },
     { id: 'resyncs', metric: 'resyncs with the kernel table', unit: 'count', get: (r) => r.warm.sender.resyncs },

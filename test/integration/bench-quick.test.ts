@@ -40,6 +40,10 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
     assert.is(res.warm.replicated, res.warm.flows, `${res.name}: replicated in the steady state`);
     assert.is(res.latency.matched, res.latency.flows, `${res.name}: flows seen in the capture`);
   }
+  // the kernel's run time of ctsync's BPF program, counted while the bench holds the stats fd
+  const bpf = report.rows.find((x) => x.id === 'bpf_sender')!;
+  assert.is(bpf.conntrackd, 0, 'conntrackd runs no BPF program');
+  assert.ok(bpf.ctsync! > 0, `BPF time of ctsync: ${bpf.ctsync}`);
   const table = report.rows.find((x) => x.id === 'replicated')!;
   assert.is(table.conntrackd, report.options.n);
   assert.is(table.ctsync, report.options.n);

@@ -25,6 +25,13 @@ export interface LibBpf {
   possibleCpus(): number;
   /** BPF_PROG_TEST_RUN once over `data`: the syscall's result and the program's return value */
   testRun(progFd: number, data: Uint8Array): { ret: number; retval: number };
+  /** BPF_ENABLE_STATS (run time): an fd that keeps the kernel counting while open, or -errno */
+  enableRunTimeStats(): number;
+  /** the id of the next loaded program after `id`, or -1 after the last */
+  programNextId(id: number): number;
+  programFdById(id: number): number;
+  /** struct bpf_prog_info of a program fd into `info`; 0 or -errno */
+  programInfo(fd: number, info: Uint8Array): number;
 }
 
 /** libbpf cannot be used on this host (library missing or too old). */
@@ -65,6 +72,7 @@ function bind(): LibBpf {
     repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
   });
   let openMem, load, close, findMap, findProg, setMax, mapFd, setAutoload, progFd, attach, destroy, update, lookup, del, cpus, testRun;
+  let enableStats, nextId, fdById, objInfo;
   try {
     openMem = f('ctsync_bpf_object *bpf_object__open_mem(const void *buf, size_t sz, const ctsync_bpf_object_open_opts *opts)');
     load = f('int bpf_object__load(ctsync_bpf_object *obj)');
@@ -82,6 +90,10 @@ function bind(): LibBpf {
     del = f('int bpf_map_delete_elem(int fd, const void *key)');
     cpus = f('int libbpf_num_possible_cpus()');
     testRun = f('int bpf_prog_test_run_opts(int fd, _Inout_ ctsync_bpf_test_run_opts *opts)');
+    enableStats = f('int bpf_enable_stats(int type)');
+    nextId = f('int bpf_prog_get_next_id(uint32_t start, _Out_ uint32_t *next)');
+    fdById = f('int bpf_prog_get_fd_by_id(uint32_t id)');
+    objInfo = f('int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)');
   } catch (e) {
     throw new LibBpfUnavailable(`libbpf.so.1 lacks a needed function (${(e as Error).message.split('\n')[0]}); libbpf >= 1.0 is required`);
   }
@@ -134,6 +146,13 @@ function bind(): LibBpf {
       const ret = testRun!(fd, opts) as number;
       return { ret, retval: opts.retval };
     },
+    enableRunTimeStats: () => enableStats!(0) as number,
+    programNextId: (id) => {
+      const next = new Uint32Array(1);
+      return (nextId!(id, next) as number) === 0 ? next[0] : -1;
+    },
+    programFdById: (id) => fdById!(id) as number,
+    programInfo: (fd, info) => objInfo!(fd, info, new Uint32Array([info.length])) as number,
   };
 }
 
