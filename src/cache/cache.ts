@@ -252,7 +252,6 @@ export class Cache<K extends Kind> {
     const src = s.msgBuf(id), so = s.msgOff(id), n = s.msgLen(id);
     if (n < NETHDR_SIZE) return -1;
     const dropTimeout = opt.commitTimeout === true, dropWscale = opt.tcpWindowTracking !== true;
-    // attributes are 4-aligned: word copies when both sides are (the usual case)
     const sw = s.msgWords(id), dw = copyDst.of(b);
     const end = so + n;
     if (sw === undefined || dw === undefined || ((so | o | n) & 3) !== 0) return copyAttrs(src, so, end, b, o, dropTimeout, dropWscale);
@@ -269,8 +268,7 @@ export class Cache<K extends Kind> {
       }
       p = next;
     }
-    // a last attribute running past the end (not made by this cache's writers) is copied as far
-    // as the message goes, as the walk below does
+    // a last attribute running past the end (never made by this cache's writers) is cut there
     const stop = Math.min(p, end);
     for (let q = from >> 2, e = stop >> 2; q < e; q++) dw[w++] = sw[q];
     return (w << 2) - o;
