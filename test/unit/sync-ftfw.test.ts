@@ -14,6 +14,12 @@ const isAck = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.f
 const isNack = (m: { type: number; flags: number }) => m.type === MSG.CTL && (m.flags & FLAG.NACK) !== 0;
 const firstDataSeq = (p: Peer) => p.sentMessages().find((m) => m.flow)!.seq;
 const rsObjects = (p: Peer) => p.mode.rsQueueEntries().filter((e) => e.kind === 'object').length;
+/** From now, A's datagrams of the next 100 ms are lost and B's NACKs never arrive: only A's timer can repair. */
+function loseStartAndNacks(net: ReturnType<typeof pair>['net'], a: Peer, b: Peer): void {
+  const t0 = net.clock.now();
+  a.rule = { drop: () => net.clock.now() < t0 + 100 };
+  b.rule = { drop: (msgs) => msgs.some(isNack) };
+}
 
 test('the receiver ACKs every 300 in-sequence messages, and the rest after 1 s idle', () => {
   const { net, a, b } = pair('ftfw', { ackDelayMs: 0 });
@@ -160,9 +166,7 @@ test('timeout retransmission recovers a lost tail with no further change and no 
   for (const retransmitMs of [2000, 0]) {
     const { net, a, b } = pair('ftfw', { retransmitMs, requeueOnHello: false });
     net.clock.advance(3000);
-    const t0 = net.clock.now();
-    a.rule = { drop: () => net.clock.now() < t0 + 100 };
-    b.rule = { drop: (msgs) => msgs.some(isNack) };
+    loseStartAndNacks(net, a, b);
     for (let i = 0; i < 10; i++) a.host.create(tcpFlow(i));
     net.clock.advance(20_000);
     assert.ok(b.sentMessages().some(isNack), 'B did ask (in vain)');
@@ -290,9 +294,7 @@ test('the retransmission timer keeps its time across 2^30 ms of the clock (nodes
   for (const start of [2 ** 30 - 3500, 2 ** 32 + 123.4, 2 ** 40 - 3000.5]) {
     const { net, a, b } = pair('ftfw', { retransmitMs: 2000, requeueOnHello: false }, 1, 1500, undefined, start);
     net.clock.advance(3000);
-    const t0 = net.clock.now();
-    a.rule = { drop: () => net.clock.now() < t0 + 100 };
-    b.rule = { drop: (msgs) => msgs.some(isNack) };
+    loseStartAndNacks(net, a, b);
     for (let i = 0; i < 10; i++) a.host.create(tcpFlow(i));
     net.clock.advance(1500);
     assert.is(a.mode.stats.timeoutResent, 0, `start ${start}: nothing resent before 2 s`);
