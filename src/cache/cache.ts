@@ -21,7 +21,8 @@ import type { SyncObject, SyncSlot } from '../sync/object.ts';
 import { ObjNode } from '../sync/queue.ts';
 import { decodeCt, encodeCt, scanCt, type EncodeOptions } from '../sync/codec.ts';
 import { MAX_MESSAGE_SIZE, NETHDR_SIZE, NTA, HELPER_NAME_MAX, LABEL_WORDS_MAX } from '../sync/wire.ts';
-import { FlowSlab, Words } from './slab.ts';
+import { FlowSlab } from './slab.ts';
+import { Words } from '../flow/words.ts';
 import { writeFlowKey } from './key.ts';
 
 /** Lifecycle of a cached object, as conntrackd's C_OBJ_NEW / C_OBJ_ALIVE / C_OBJ_DEAD. */

@@ -8,6 +8,7 @@
 // Per flow this costs one 160-byte slot, 4+2+1 bytes of per-id arrays and 8-16 bytes of table,
 // where a Map of Flow objects costs about a kilobyte of heap.
 import { KEY_SIZE, keysEqual } from '../flow/key.ts';
+import { Words } from '../flow/words.ts';
 
 /** Bytes of a slot: the key, then up to MSG_INLINE bytes of message. */
 const MSG_INLINE = 120;
@@ -19,24 +20,6 @@ const CHUNK_MASK = CHUNK_IDS - 1;
 const TABLE_START = 1 << 15;
 /** message length marking a free id */
 const FREE = 0;
-
-/**
- * Int32 view of a byte array, for copying and comparing 4-aligned data a word at a time (4x
- * fewer bounds-checked accesses than bytes). One per call site: the last array's view is kept,
- * so a scratch buffer costs nothing and a received datagram one view for all its messages.
- */
-export class Words {
-  private last: Uint8Array | undefined;
-  private view: Int32Array | undefined;
-
-  /** The view, or undefined when b does not start on a 4-byte boundary. */
-  of(b: Uint8Array): Int32Array | undefined {
-    if (b === this.last) return this.view;
-    this.last = b;
-    this.view = (b.byteOffset & 3) === 0 ? new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : undefined;
-    return this.view;
-  }
-}
 
 export class FlowSlab {
   /** per id: key hash, message length (0 = free id), a byte for the cache's use */

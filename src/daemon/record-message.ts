@@ -168,8 +168,8 @@ export function recordToMessage(dv: DataView, off: number, m: Uint8Array, key: U
   const M = o + R.master;
   if (hasMaster && (((b[M + TU.have] & T.T_V6) ? 6 : 4) !== fam)) return RECORD_SLOW;
 
-  // ---- the key
-  key.fill(0, 0, KEY_SIZE);
+  // ---- the key (zeroed by a loop: cheaper than a call to fill() for 40 bytes)
+  for (let i = 0; i < KEY_SIZE; i++) key[i] = 0;
   key[KEY.FAMILY] = fam;
   key[KEY.PROTO] = proto;
   if (zone > 0) { key[KEY.ZONE] = zone >>> 8; key[KEY.ZONE + 1] = zone & 0xff; }

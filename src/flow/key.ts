@@ -2,6 +2,7 @@
 // Two forms: a string (flowKey, for sets and logs) and a fixed 40-byte binary key that the caches
 // index without building strings (layout below; writers in src/cache/key.ts and src/sync/codec.ts).
 import type { Flow, Expectation, Tuple } from './flow.ts';
+import { LITTLE_ENDIAN, Words } from './words.ts';
 
 function tupleKey(t: Tuple): string {
   // icmp type/code/id and ports never both appear, so one layout serves every protocol
@@ -26,13 +27,26 @@ export function expectationKey(e: Pick<Expectation, 'tuple' | 'zone' | 'master'>
 export const KEY_SIZE = 40;
 export const KEY = { FAMILY: 0, PROTO: 1, ZONE: 2, SRC: 4, DST: 20, A: 36, B: 38 } as const;
 
-/** 32-bit hash of the key at b[o..o+40) (FNV-1a over its ten words, then mixed). */
+const hashWords = new Words();
+
+/**
+ * 32-bit hash of the key at b[o..o+40) (FNV-1a over its ten little-endian words, then mixed).
+ * Read as words where the key is 4-aligned, byte by byte elsewhere: the same value either way.
+ */
 export function hashKey(b: Uint8Array, o: number): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < KEY_SIZE; i += 4) {
-    const w = (b[o + i] << 24) | (b[o + i + 1] << 16) | (b[o + i + 2] << 8) | b[o + i + 3];
-    h = Math.imul(h ^ w, 0x01000193);
-    h ^= h >>> 15;
+  const w = LITTLE_ENDIAN && (o & 3) === 0 ? hashWords.of(b) : undefined;
+  if (w) {
+    for (let i = o >> 2, end = i + (KEY_SIZE >> 2); i < end; i++) {
+      h = Math.imul(h ^ w[i], 0x01000193);
+      h ^= h >>> 15;
+    }
+  } else {
+    for (let i = 0; i < KEY_SIZE; i += 4) {
+      const x = b[o + i] | (b[o + i + 1] << 8) | (b[o + i + 2] << 16) | (b[o + i + 3] << 24);
+      h = Math.imul(h ^ x, 0x01000193);
+      h ^= h >>> 15;
+    }
   }
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);

@@ -567,7 +567,8 @@ export function scanCt(b: Uint8Array, off: number, len: number, key: Uint8Array,
   }
   if (fam === 0) return DECODE_NO_ADDRESS;
   if (mFam !== 0 && mFam !== fam) return DECODE_MALFORMED;
-  key.fill(0, ko, ko + KEY_SIZE);
+  // a loop, not fill(): a builtin call per message costs more than the 40 stores
+  for (let i = 0; i < KEY_SIZE; i++) key[ko + i] = 0;
   key[ko + KEY.FAMILY] = fam;
   key[ko + KEY.PROTO] = proto;
   key[ko + KEY.ZONE] = zone >>> 8;

@@ -3,7 +3,8 @@
 // buffers (the word-at-a-time and byte-at-a-time paths), short and long messages.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FlowSlab, Words } from '../../src/cache/slab.ts';
+import { FlowSlab } from '../../src/cache/slab.ts';
+import { Words } from '../../src/flow/words.ts';
 import { KEY_SIZE, hashKey } from '../../src/flow/key.ts';
 import { prng as rng } from './sync-harness.ts';
 
@@ -106,6 +107,25 @@ test('Words: one view per array, none for an unaligned start', () => {
   assert.is(w.of(a), v);
   assert.is(w.of(new Uint8Array(a.buffer, 1, 8)), undefined);
   assert.is(w.of(new Uint8Array(a.buffer, 4, 8))!.length, 2);
+});
+
+test('hashKey: the same value from words and from bytes, and it spreads keys that differ by a bit', () => {
+  const r = rng(11);
+  const seen = new Set<number>();
+  for (let n = 0; n < 2000; n++) {
+    const key = new Uint8Array(KEY_SIZE);
+    for (let i = 0; i < KEY_SIZE; i++) key[i] = Math.floor(r() * 256);
+    const h = hashKey(key, 0);
+    // aligned at a non-zero word offset (word path) and at every unaligned offset (byte path)
+    for (const shift of [1, 2, 3, 4, 8]) {
+      const [b, o] = placed(key, shift);
+      assert.is(hashKey(b, o), h, `key ${n} at offset ${shift}`);
+    }
+    seen.add(h);
+    key[n % KEY_SIZE] ^= 1 << (n % 8);
+    assert.is.not(hashKey(key, 0), h, `key ${n} with one bit flipped`);
+  }
+  assert.is(seen.size, 2000);
 });
 
 test.run();
