@@ -60,7 +60,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean; latency?: boo
       childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
       localReadFailed: 0, localUnknownRequest: d.controlCounters.unknown,
     },
-    resendQueue: { length: d.mode.rsQueueEntries().length, ...(opts.rsqueue ? { entries: d.mode.rsQueueEntries() } : {}) },
+    resendQueue: { length: d.mode.rsQueueLength(), ...(opts.rsqueue ? { entries: d.mode.rsQueueEntries() } : {}) },
     queues: { allocatedNodes: d.mode.allocatedNodes(), list: d.mode.queueStats() },
     processes: d.commitRunning ? [{ pid: process.pid, type: 'commit' }] : [],
     eventSource: { kind: d.source.kind, requested: d.config.eventSource, reason: d.source.reason },

@@ -114,4 +114,6 @@ export interface SyncMode {
   allocatedNodes(): number;
   /** FTFW resend queue, oldest first (empty for the other modes) */
   rsQueueEntries(): RsQueueEntry[];
+  /** rsQueueEntries().length without listing them (statistics ask often, the queue may be long) */
+  rsQueueLength(): number;
 }

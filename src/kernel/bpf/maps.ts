@@ -113,8 +113,11 @@ export class CounterReader {
     this.dv = new DataView(this.value.buffer);
   }
 
+  private readonly keys: Uint8Array[] = [];
+
   private sum(idx: number): number {
-    check('reading BPF counters', libbpf().mapLookup(this.fd, u32Key(idx), this.value));
+    const key = (this.keys[idx] ??= u32Key(idx));
+    check('reading BPF counters', libbpf().mapLookup(this.fd, key, this.value));
     let s = 0;
     for (let c = 0; c < this.cpus; c++) s += Number(this.dv.getBigUint64(8 * c, true));
     return s;

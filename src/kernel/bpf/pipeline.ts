@@ -21,6 +21,8 @@ import { MapWriter, CounterReader, type BpfCounters } from './maps.ts';
 import { RingReader, mapRing, ringSizeFor, pageSize, type RingStats } from './ringbuf.ts';
 import { decodeRecord, recordFlags, REC_FLAG, CFG, type ProgramName } from './ctsync.gen.ts';
 
+const settled = Promise.resolve();
+
 export type PipelineMode = 'netlink' | 'tracing';
 
 export interface PipelineOptions {
@@ -279,6 +281,19 @@ export class BpfPipeline {
     this.sink?.loss(n, why);
   }
 
+  /**
+   * A statistics request asks for counters() and stats() one after the other: the BPF counters
+   * (a map lookup per counter) are read once for both, fresh for the next request.
+   */
+  private readForStats(): void {
+    if (this.closed || this.statsRead) return;
+    this.pollCounters(true);
+    this.statsRead = true;
+    void settled.then(this.statsDone);
+  }
+  private statsRead = false;
+  private readonly statsDone = (): void => { this.statsRead = false; };
+
   /** Reads the BPF counters (at most every countersMs unless forced) and reports new losses. */
   private pollCounters(force: boolean): void {
     const now = Date.now();
@@ -297,12 +312,12 @@ export class BpfPipeline {
   }
 
   counters(): SourceCounters {
-    if (!this.closed) this.pollCounters(true);
+    this.readForStats();
     return { ...this.c };
   }
 
   stats(): PipelineStats {
-    if (!this.closed) this.pollCounters(true);
+    this.readForStats();
     return {
       bpf: { ...this.bpf },
       ring: { ...this.ring.stats },
