@@ -108,11 +108,12 @@ export abstract class ModeBase implements SyncMode {
     this.scheduleFlush();
   }
 
-  protected queueCtl(flags: number, from: number, to: number): CtlNode {
+  /** Queues a control message; `flush` false leaves it for the next flush (FTFW's paced ACKs). */
+  protected queueCtl(flags: number, from: number, to: number, flush = true): CtlNode {
     this.ctlAlive++;
     const n = new CtlNode(flags, from, to);
     this.tx.add(n);
-    this.scheduleFlush();
+    if (flush) this.scheduleFlush();
     return n;
   }
 
@@ -351,6 +352,10 @@ export abstract class ModeBase implements SyncMode {
 
   rsQueueEntries(): RsQueueEntry[] {
     return [];
+  }
+
+  rsQueueLength(): number {
+    return 0;
   }
 
   // ---------------------------------------------------------------- helpers

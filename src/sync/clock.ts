@@ -1,7 +1,7 @@
 // Time as the sync modes see it, injected so that tests (and the daemon's own tests) can drive
 // the protocol deterministically:
 //
-//   realClock                 performance.now(), Date.now(), setInterval, queueMicrotask
+//   realClock                 performance.now(), Date.now(), setInterval/setTimeout, a promise reaction
 //   new ManualClock(startMs)  time moves only with advance(ms); deferred tasks run on runDeferred()
 //                             and at every advance step
 
@@ -12,6 +12,8 @@ export interface Clock {
   wallSeconds(): number;
   /** calls fn every ms milliseconds until the returned function is called */
   every(ms: number, fn: () => void): () => void;
+  /** calls fn once, ms milliseconds from now, unless the returned function is called first */
+  after(ms: number, fn: () => void): () => void;
   /** runs fn once, after the current batch of work (a microtask on the real clock) */
   defer(fn: () => void): void;
 }
@@ -25,12 +27,16 @@ export const realClock: Clock = {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);
   },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
   // a promise reaction, not queueMicrotask: Node makes an AsyncResource and a bound function for
   // each queueMicrotask call, and the sync mode defers a flush after every batch of events
   defer: (fn) => { settled.then(fn); },
 };
 
-interface Periodic { ms: number; due: number; fn: () => void; live: boolean }
+interface Periodic { ms: number; due: number; fn: () => void; live: boolean; once?: boolean }
 
 export class ManualClock implements Clock {
   private t: number;
@@ -48,6 +54,16 @@ export class ManualClock implements Clock {
     const p: Periodic = { ms, due: this.t + ms, fn, live: true };
     this.periodic.push(p);
     return () => { p.live = false; };
+  }
+
+  after(ms: number, fn: () => void): () => void {
+    const p: Periodic = { ms, due: this.t + ms, fn, live: true, once: true };
+    this.periodic.push(p);
+    return () => {
+      p.live = false;
+      const i = this.periodic.indexOf(p);
+      if (i >= 0) this.periodic.splice(i, 1);
+    };
   }
 
   defer(fn: () => void): void {
@@ -72,6 +88,10 @@ export class ManualClock implements Clock {
       if (!next) break;
       this.t = next.due;
       next.due += next.ms;
+      if (next.once) {
+        next.live = false;
+        this.periodic.splice(this.periodic.indexOf(next), 1);
+      }
       next.fn();
       this.runDeferred();
     }

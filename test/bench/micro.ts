@@ -64,7 +64,7 @@ function senderRun(keep: boolean): { us: number; datagrams: Uint8Array[] } {
     applyCt() {}, applyExp() {}, release() {},
     forEachObject(fn: (o: SyncObject) => void) { for (const e of internal.live()) fn(e); },
   };
-  const mode = createSyncMode('ftfw', { host, transport: t, clock: { now: () => 0, wallSeconds: () => 1, every: () => () => {}, defer: () => {} } }, {});
+  const mode = createSyncMode('ftfw', { host, transport: t, clock: { now: () => 0, wallSeconds: () => 1, every: () => () => {}, after: () => () => {}, defer: () => {} } }, {});
   const ring = new DataView(new ArrayBuffer(BATCH * R.size));
   const msg = new Uint8Array(MAX_MESSAGE_SIZE), key = new Uint8Array(KEY_SIZE);
   let total = 0;
@@ -92,7 +92,7 @@ function receiverRun(datagrams: Uint8Array[]): number {
     applyCtRaw(type, b, off, len) { return external.applyWire(type, b, off, len); },
     applyExp() {}, release() {}, forEachObject() {},
   };
-  const mode = createSyncMode('ftfw', { host, transport: t, clock: { now: () => 0, wallSeconds: () => 1, every: () => () => {}, defer: () => {} } }, {});
+  const mode = createSyncMode('ftfw', { host, transport: t, clock: { now: () => 0, wallSeconds: () => 1, every: () => () => {}, after: () => () => {}, defer: () => {} } }, {});
   const t0 = performance.now();
   for (const d of datagrams) mode.receive(d, 0);
   mode.flush();

@@ -21,6 +21,35 @@ function loseStartAndNacks(net: ReturnType<typeof pair>['net'], a: Peer, b: Peer
   b.rule = { drop: (msgs) => msgs.some(isNack) };
 }
 
+test('window ACKs under load share datagrams (one ACK datagram per 5 ms at most); at a slow rate none waits', () => {
+  const { net, a, b } = pair('ftfw', { ackDelayMs: 0 });
+  const acks = () => b.sentMessages().filter(isAck);
+  const ackDatagrams = () => b.sent.filter((d) => d.some(isAck)).length;
+  // a window every millisecond
+  for (let k = 0; k < 5; k++) {
+    for (let i = 0; i < 300; i++) a.host.create(tcpFlow(300 * k + i));
+    net.clock.advance(1);
+  }
+  assert.is(b.host.external.size, 1500);
+  assert.is(acks().length, 1, 'the first window ACK left at once, the next ones wait for the pace');
+  net.clock.advance(1);
+  assert.is(acks().length, 5, 'then they go together');
+  assert.is(ackDatagrams(), 2);
+  const s0 = firstDataSeq(a);
+  assert.equal(acks().map((m) => [m.from, m.to]), [0, 1, 2, 3, 4].map((k) => [s0 + 300 * k, s0 + 300 * k + 299]));
+  net.clock.advance(50);
+  assert.is(rsObjects(a), 0, 'every object acknowledged');
+  // a window every 10 ms: each ACK leaves with its window
+  const before = acks().length, datagramsBefore = ackDatagrams();
+  for (let k = 0; k < 3; k++) {
+    for (let i = 0; i < 300; i++) a.host.create(tcpFlow(10000 + 300 * k + i));
+    net.clock.advance(2);
+    assert.is(acks().length, before + k + 1, `window ${k} acknowledged within 2 ms`);
+    net.clock.advance(8);
+  }
+  assert.is(ackDatagrams(), datagramsBefore + 3);
+});
+
 test('the receiver ACKs every 300 in-sequence messages, and the rest after 1 s idle', () => {
   const { net, a, b } = pair('ftfw', { ackDelayMs: 0 });
   for (let i = 0; i < 700; i++) a.host.create(tcpFlow(i));
@@ -242,6 +271,7 @@ test('RESYNC: the peer answers with its whole internal cache; -s rsqueue lists w
   net.clock.advance(10);
   const entries = a.mode.rsQueueEntries();
   assert.is(entries.length, 5);
+  assert.is(a.mode.rsQueueLength(), 5);
   assert.ok(entries.every((e) => e.kind === 'object'));
   assert.is(b.host.external.size, 5);
   b.host.external.clear();
@@ -251,6 +281,7 @@ test('RESYNC: the peer answers with its whole internal cache; -s rsqueue lists w
   assert.is(a.mode.stats.resyncReceived, 1);
   assert.is(b.mode.stats.resyncSent, 1);
   assert.is(b.host.external.size, 5);
+  assert.is(a.mode.rsQueueLength(), a.mode.rsQueueEntries().length);
   assert.ok(a.host.logs.includes('resync requested by other node'));
   assert.ok(b.sentMessages().some((m) => m.type === MSG.CTL && m.flags & FLAG.RESYNC && m.len === 16));
 });
