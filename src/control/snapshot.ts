@@ -184,6 +184,8 @@ export interface EventSourceStats {
   requested: 'auto' | 'bpf-tracing' | 'bpf-netlink' | 'netlink';
   /** why a preferred source was not used (e.g. "fentry refused: EPERM"); absent when none was skipped */
   reason?: string;
+  /** the main thread's scheduling (CTSYNC_SCHED): realtime now, and how often auto switched to it */
+  scheduler?: { policy: 'rr' | 'other' | 'auto'; realtime: boolean; entered: number };
 }
 
 /** BPF ring buffer between the kernel programs and the daemon (ctsync; absent with netlink). */

@@ -25,7 +25,8 @@ import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
 import { monotonicNsFast } from '../kernel/libc.ts';
-import { useRealtimeScheduling } from './sched.ts';
+import { MainThreadScheduler, schedPolicyFromEnv } from './sched.ts';
+import type { RingReader } from '../kernel/bpf/ringbuf.ts';
 import { ProgressMeter, formatProgress } from '../metrics/progress.ts';
 import type { Progress } from '../control/protocol.ts';
 
@@ -88,6 +89,10 @@ export class Daemon implements SyncHost, EventSink {
   lastCommit?: { at: number; ms: number; committed: number; failed: number };
   purgeAt?: number;
   private purgeTimer?: ReturnType<typeof setTimeout>;
+  /** the main thread's scheduling policy (SCHED_RR while events back up) */
+  sched?: MainThreadScheduler;
+  private ring?: RingReader;
+  private rcvLostSeen = 0;
   private resyncTimer?: ReturnType<typeof setTimeout>;
   private stopped = false;
   private onStop?: () => void;
@@ -134,8 +139,6 @@ export class Daemon implements SyncHost, EventSink {
   async start(): Promise<void> {
     const c = this.config;
     this.logger.notice('-- starting in console mode --'.replace('console', 'daemon'));
-    // conntrackd's default: SCHED_RR 99, so that event bursts are read in time (sched.ts)
-    this.logger.notice(useRealtimeScheduling());
     this.dumpCt = new Conntrack();
     this.commitCt = new Conntrack();
     this.flushCt = new Conntrack();
@@ -147,6 +150,10 @@ export class Daemon implements SyncHost, EventSink {
       expectations: this.expectSync, reliableDestroy: true,
     });
     this.logger.notice(`event source: ${this.source.kind} (${this.source.reason})`);
+    // SCHED_RR while events back up in the ring buffer, as conntrackd always runs (sched.ts)
+    this.ring = (this.source as { pipeline?: { ring: RingReader } }).pipeline?.ring;
+    this.sched = new MainThreadScheduler(schedPolicyFromEnv(), this.ring !== undefined, (m) => this.logger.notice(m));
+    this.logger.notice(this.sched.start());
     // reliability (issue 11): authenticated links when auth-key-file is set (src/sync/auth.ts)
     this.auth = authFor(c.authKeyFile);
     this.links = new LinkSet(linkConfigs(c).map((l) => ({ ...l, auth: this.auth })), { log: (l, m) => this.logger.log(l === 'error' ? 'ERROR' : l, m) });
@@ -162,6 +169,12 @@ export class Daemon implements SyncHost, EventSink {
       this.probes.datagram();
       this.rxMs = Date.now();
       this.mode.receive(bytes, link);
+      // datagrams missed (the socket's buffer overflowed while we were busy): the peer resends them
+      const lost = this.mode.stats.rcvLost;
+      if (lost !== this.rcvLostSeen) {
+        this.rcvLostSeen = lost;
+        this.sched?.observe(1);
+      }
       // the stored messages of this datagram (applyCtRaw): one clock reading for all of them
       if (this.rawCached) { this.probes.cached(this.rawCached); this.rawCached = 0; }
     });
@@ -180,6 +193,7 @@ export class Daemon implements SyncHost, EventSink {
     this.logger.notice(`---- ${why} ----`);
     clearTimeout(this.purgeTimer);
     clearTimeout(this.resyncTimer);
+    this.sched?.stop();
     this.mode?.stop();
     this.guard.release('daemon stopping');
     this.guard.close();
@@ -331,6 +345,7 @@ export class Daemon implements SyncHost, EventSink {
 
   batchEnd(): void {
     this.readNs = -1;
+    if (this.ring) this.sched!.observe(this.ring.stats.backlog / this.ring.size);
     // kernel-to-wire: the datagrams of this flush carry the batch's events
     this.probes.begin();
     try {

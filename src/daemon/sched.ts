@@ -1,35 +1,172 @@
-// Real-time scheduling for the daemon's main thread, as conntrackd 1.4.7 does by default
-// (SCHED_RR at the highest priority, reference §5.1): a burst of kernel events must be read
-// before the event buffer fills, whatever else the firewall is busy with. The kernel's RT
-// throttling (sched_rt_runtime_us) still leaves the rest of the system its share.
+// The scheduling policy of the daemon's main thread.
+//
+// conntrackd 1.4.7 runs SCHED_RR at the highest priority (reference §5.1), so that a burst of
+// kernel events is read before the event buffer fills. ctsync does the same while it matters and
+// runs under the normal scheduler otherwise (CTSYNC_SCHED, default `auto`):
+//
+//   rr     SCHED_RR 99 from the start, as conntrackd
+//   other  the normal scheduler throughout
+//   auto   SCHED_RR 99 at the start and from the moment a read pass finds a backlog in the
+//          event ring buffer (ENTER_FILL) or the peer has to resend datagrams this node missed;
+//          the normal scheduler after 5 s without either. Event sources without a ring buffer
+//          (netlink): as rr.
+//
+// Why not SCHED_RR throughout: V8 hands parts of its garbage collection to helper threads and
+// to tasks it posts to the main thread. A main thread that is real-time runs those tasks the
+// instant they are posted and spins through them (perf: a quarter of the receiver's CPU in
+// posting and running the collector's tasks); under the normal scheduler the same work costs a
+// fraction. Measured with `npm run bench` (docs/benchmarks.md): a third less CPU per flow on both
+// sides, and without real-time at all the 261,888-flow burst lost events, which `auto` keeps at 0.
 import { koffi } from '../kernel/runtime.ts';
 import { errno } from '../kernel/libc.ts';
 import process from 'node:process';
 
+const SCHED_OTHER = 0;
 const SCHED_RR = 2;
 
-let setScheduler: ((pid: number, policy: number, param: Int32Array) => number) | undefined;
-let maxPriority: ((policy: number) => number) | undefined;
+export type SchedPolicy = 'rr' | 'other' | 'auto';
+
+/** CTSYNC_SCHED, `auto` when unset or unknown. */
+export function schedPolicyFromEnv(env: Record<string, string | undefined> = process.env): SchedPolicy {
+  const v = env.CTSYNC_SCHED;
+  return v === 'rr' || v === 'other' ? v : 'auto';
+}
+
+/** The calling thread's policy, as the kernel sees it (0, or an errno). */
+export interface SchedCalls {
+  realtime(): number;
+  normal(): number;
+  priority: number;
+}
+
+let libc: { set: (pid: number, policy: number, param: Int32Array) => number; max: (policy: number) => number } | undefined;
+
+/** sched_setscheduler(2) on the calling thread (pid 0), through libc. */
+export function libcSched(): SchedCalls {
+  if (!libc) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      set: lib.func('int sched_setscheduler(int pid, int policy, const int32_t *param)') as unknown as NonNullable<typeof libc>['set'],
+      max: lib.func('int sched_get_priority_max(int policy)') as unknown as NonNullable<typeof libc>['max'],
+    };
+  }
+  const l = libc;
+  const priority = l.max(SCHED_RR);
+  return {
+    priority,
+    realtime: () => (l.set(0, SCHED_RR, new Int32Array([priority])) === 0 ? 0 : errno()),
+    normal: () => (l.set(0, SCHED_OTHER, new Int32Array([0])) === 0 ? 0 : errno()),
+  };
+}
 
 /**
- * Switches the calling thread to SCHED_RR at `priority` (default: the highest). Returns a line
- * for the log: what was set, or why not (e.g. no CAP_SYS_NICE in a container).
+ * A read pass that finds the ring this full switches to SCHED_RR (8 MB: about 390 records, a few
+ * milliseconds behind a burst); it switches back after LEAVE_MS without a backlog over LEAVE_FILL.
+ * At an eighth and one second the 261,888-flow burst of the bench still lost events.
  */
-export function useRealtimeScheduling(priority?: number): string {
-  // for measurements of the difference it makes (docs/benchmarks.md)
-  if (process.env.CTSYNC_SCHED === 'other') return 'scheduler: default (CTSYNC_SCHED=other)';
-  try {
-    if (!setScheduler) {
-      const lib = koffi.load('libc.so.6');
-      setScheduler = lib.func('int sched_setscheduler(int pid, int policy, const int32_t *param)') as unknown as typeof setScheduler;
-      maxPriority = lib.func('int sched_get_priority_max(int policy)') as unknown as typeof maxPriority;
+export const ENTER_FILL = 1 / 64;
+export const LEAVE_FILL = 1 / 256;
+export const LEAVE_MS = 5000;
+const CHECK_MS = 250;
+
+export class MainThreadScheduler {
+  /** whether the main thread runs SCHED_RR now */
+  realtime = false;
+  /** times it switched to SCHED_RR after the start (auto) */
+  entered = 0;
+  private calls: SchedCalls | undefined;
+  private refused = false;
+  private lastHigh = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * backlogSignal: whether observe() will be called (an event source with a ring buffer); without
+   * one, auto runs SCHED_RR throughout.
+   */
+  constructor(
+    readonly policy: SchedPolicy,
+    private readonly backlogSignal: boolean,
+    private readonly log: (msg: string) => void,
+    private readonly sys: () => SchedCalls = libcSched,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Applies the policy; returns the line for the log. */
+  start(): string {
+    if (this.policy === 'other') return 'scheduler: normal (CTSYNC_SCHED=other)';
+    if (this.policy === 'rr' || !this.backlogSignal) {
+      const r = this.enter();
+      return r ? `real-time scheduling not available (${r}): running with the default scheduler`
+        : `scheduler: SCHED_RR priority ${this.calls!.priority}`;
     }
-    const prio = priority ?? maxPriority!(SCHED_RR);
-    if (setScheduler!(0, SCHED_RR, new Int32Array([prio])) !== 0) {
-      return `real-time scheduling not available (errno ${errno()}): running with the default scheduler`;
+    // the start (the first dump, a peer's resync, code not yet compiled) is a backlog of its own
+    const r = this.enter();
+    if (r) return `real-time scheduling not available (${r}): running with the default scheduler`;
+    this.lastHigh = this.now();
+    this.watch();
+    return `scheduler: SCHED_RR priority ${this.calls!.priority} while events back up (the ring buffer over 1/${Math.round(1 / ENTER_FILL)} full, or datagrams missed), normal otherwise`;
+  }
+
+  private watch(): void {
+    this.timer = setInterval(this.check, CHECK_MS);
+    this.timer.unref?.();
+  }
+
+  /**
+   * How far behind the daemon found itself (auto): `fill` is the share of a buffer that waited for
+   * it (the event ring buffer when a read pass began; 1 for datagrams the peer had to resend).
+   * Switches to SCHED_RR at ENTER_FILL; every report over LEAVE_FILL keeps it there LEAVE_MS more.
+   */
+  observe(fill: number): void {
+    if (this.policy !== 'auto' || !this.backlogSignal || this.refused) return;
+    if (fill < LEAVE_FILL) return;
+    this.lastHigh = this.now();
+    if (this.realtime || fill < ENTER_FILL) return;
+    const r = this.enter();
+    if (r) {
+      this.log(`event backlog ${Math.round(fill * 100)} %: real-time scheduling not available (${r})`);
+      return;
     }
-    return `scheduler: SCHED_RR priority ${prio}`;
-  } catch (e) {
-    return `real-time scheduling not available (${(e as Error).message}): running with the default scheduler`;
+    this.entered++;
+    if (this.entered === 1) this.log(`behind by ${Math.round(fill * 100)} % of a buffer: SCHED_RR until the backlog is gone (logged once)`);
+    this.watch();
+  }
+
+  private readonly check = (): void => this.tick();
+
+  /** While SCHED_RR (auto): back to normal once nothing was behind for LEAVE_MS. */
+  tick(): void {
+    if (!this.realtime || this.policy !== 'auto' || !this.backlogSignal) return;
+    if (this.now() - this.lastHigh < LEAVE_MS) return;
+    this.leave();
+  }
+
+  private leave(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.realtime) return;
+    if (this.calls!.normal() === 0) this.realtime = false;
+  }
+
+  /** Switches to SCHED_RR; returns '' or why not. */
+  private enter(): string {
+    try {
+      this.calls ??= this.sys();
+      const e = this.calls.realtime();
+      if (e !== 0) {
+        this.refused = true;
+        return `errno ${e}`;
+      }
+      this.realtime = true;
+      return '';
+    } catch (e) {
+      this.refused = true;
+      return (e as Error).message;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

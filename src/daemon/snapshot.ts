@@ -63,7 +63,10 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean; latency?: boo
     resendQueue: { length: d.mode.rsQueueLength(), ...(opts.rsqueue ? { entries: d.mode.rsQueueEntries() } : {}) },
     queues: { allocatedNodes: d.mode.allocatedNodes(), list: d.mode.queueStats() },
     processes: d.commitRunning ? [{ pid: process.pid, type: 'commit' }] : [],
-    eventSource: { kind: d.source.kind, requested: d.config.eventSource, reason: d.source.reason },
+    eventSource: {
+      kind: d.source.kind, requested: d.config.eventSource, reason: d.source.reason,
+      ...(d.sched ? { scheduler: { policy: d.sched.policy, realtime: d.sched.realtime, entered: d.sched.entered } } : {}),
+    },
     ...(pipeline ? {
       ring: {
         size: pipeline.ringBytes, records: pipeline.ring.records, bytes: pipeline.ring.bytes,

@@ -2,7 +2,7 @@
 // `show conntrack-sync status`, and the legacy `show conntrack table ipv4|ipv6`.
 import type { Expectation, Flow, Tuple } from '../../flow/flow.ts';
 import type { Config } from '../../config/schema.ts';
-import type { FailoverStats } from '../../control/snapshot.ts';
+import type { EventSourceStats, FailoverStats } from '../../control/snapshot.ts';
 import { lnfctProtoName, tcpStateName } from './names.ts';
 import { left } from './printf.ts';
 
@@ -74,7 +74,7 @@ export interface StatusView {
   /** time zone for the transition time (an IANA name); default UTC */
   timeZone?: string;
   /** ctsync: the kernel event path in use and why (a line after VyOS's four) */
-  eventSource?: { kind: string; reason?: string };
+  eventSource?: { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] };
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -103,7 +103,7 @@ export function formatDateC(d: Date, timeZone = 'UTC'): string {
 /** The status view from the configuration and the daemon's failover state. */
 export function statusViewOf(
   config: Pick<Config, 'interfaces' | 'failover' | 'expectSync'>, failover?: FailoverStats, timeZone?: string,
-  eventSource?: { kind: string; reason?: string },
+  eventSource?: { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] },
 ): StatusView {
   const v: StatusView = {
     interfaces: config.interfaces.map((i) => i.name),

@@ -41,6 +41,8 @@ export interface RingStats {
   bytes: number;
   /** wake-up watches that could not be opened (the timer polls at idleMs instead) */
   watchFailed: number;
+  /** bytes waiting when the last drain pass began (how far the reader was behind) */
+  backlog: number;
 }
 
 export interface PollOptions {
@@ -66,7 +68,7 @@ export interface PollOptions {
 
 export class RingReader {
   readonly size: number;
-  readonly stats: RingStats = { records: 0, discarded: 0, batches: 0, bytes: 0, watchFailed: 0 };
+  readonly stats: RingStats = { records: 0, discarded: 0, batches: 0, bytes: 0, watchFailed: 0, backlog: 0 };
   private readonly cons: BigUint64Array;
   private readonly prod: BigUint64Array;
   private readonly hdr: Int32Array;
@@ -116,6 +118,7 @@ export class RingReader {
     const cons = Atomics.load(this.cons, 0);
     // acquire: records up to producer_pos are visible once it is read
     const avail = Number(Atomics.load(this.prod, 0) - cons);
+    this.stats.backlog = avail > 0 ? avail : 0;
     if (avail <= 0) return 0;
     this.draining = true;
     const base = Number(cons & this.maskBig);
