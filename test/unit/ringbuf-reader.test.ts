@@ -82,13 +82,14 @@ test('records come out in order with their length and bytes; the consumer positi
   assert.is(r.available(), 24 + 32 + 16);
   const { k, got } = collect(r);
   assert.is(k, 3);
+  assert.is(r.stats.backlog, 72, 'what waited when the pass began');
   assert.equal(got.map((g) => g.n), [1, 2, 3]);
   assert.equal(got.map((g) => g.len), [12, 20, 5]);
   assert.equal(got[1].bytes, Array.from(rec(2, 20)));
   assert.is(ring.cons[0], BigInt(ring.pos));
   assert.is(r.available(), 0);
   assert.is(collect(r).k, 0, 'nothing new');
-  assert.equal(r.stats, { records: 3, discarded: 0, batches: 1, bytes: 72, watchFailed: 0 });
+  assert.equal(r.stats, { records: 3, discarded: 0, batches: 1, bytes: 72, watchFailed: 0, backlog: 0 });
 });
 
 test('a record that wraps past the end of the data area is read whole from the second mapping', () => {
