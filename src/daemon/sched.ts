@@ -94,17 +94,14 @@ export class MainThreadScheduler {
   /** Applies the policy; returns the line for the log. */
   start(): string {
     if (this.policy === 'other') return 'scheduler: normal (CTSYNC_SCHED=other)';
-    if (this.policy === 'rr' || !this.backlogSignal) {
-      const r = this.enter();
-      return r ? `real-time scheduling not available (${r}): running with the default scheduler`
-        : `scheduler: SCHED_RR priority ${this.calls!.priority}`;
-    }
-    // the start (the first dump, a peer's resync, code not yet compiled) is a backlog of its own
     const r = this.enter();
     if (r) return `real-time scheduling not available (${r}): running with the default scheduler`;
+    const prio = this.calls!.priority;
+    if (this.policy === 'rr' || !this.backlogSignal) return `scheduler: SCHED_RR priority ${prio}`;
+    // the start (the first dump, a peer's resync, code not yet compiled) is a backlog of its own
     this.lastHigh = this.now();
     this.watch();
-    return `scheduler: SCHED_RR priority ${this.calls!.priority} while events back up (the ring buffer over 1/${Math.round(1 / ENTER_FILL)} full, or datagrams missed), normal otherwise`;
+    return `scheduler: SCHED_RR priority ${prio} while events back up (the ring buffer over 1/${Math.round(1 / ENTER_FILL)} full, or datagrams missed), normal otherwise`;
   }
 
   private watch(): void {
@@ -124,7 +121,7 @@ export class MainThreadScheduler {
     if (this.realtime || fill < ENTER_FILL) return;
     const r = this.enter();
     if (r) {
-      this.log(`event backlog ${Math.round(fill * 100)} %: real-time scheduling not available (${r})`);
+      this.log(`behind, but real-time scheduling is not available (${r})`);
       return;
     }
     this.entered++;

@@ -19,10 +19,10 @@
 //                                   destination: {address, port}, timeout }]   (port, state, id, timeout null when absent)
 //   the whole snapshot:           Snapshot
 import type { Flow } from '../../flow/flow.ts';
-import type { EventSourceStats, Snapshot } from '../../control/snapshot.ts';
+import type { Snapshot } from '../../control/snapshot.ts';
 import type { CacheEntryView, ExpectEntryView } from './dump.ts';
 import { type StatsView, activeLink } from './stats.ts';
-import { type CacheRow, type StatusView, expectSyncDisplay, formatDateC } from './vyos.ts';
+import { type CacheRow, type StatusEventSource, type StatusView, expectSyncDisplay, formatDateC } from './vyos.ts';
 import { lnfctProtoName, tcpStateName } from './names.ts';
 
 /** JSON text, pretty-printed, bigints as decimal strings, with a final newline. */
@@ -81,7 +81,7 @@ export function cacheTableData(rows: readonly CacheRow[]): CacheRow[] {
 /** `show conntrack-sync status --json`, with the keys of VyOS's `--raw`. */
 export function statusData(s: StatusView): {
   sync_interface: string; failover_mechanism: 'vrrp'; sync_group: string; last_transition: string; sync_protocols: string[];
-  event_source?: { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] };
+  event_source?: StatusEventSource;
 } {
   const shown = expectSyncDisplay(s.expectSync);
   return {

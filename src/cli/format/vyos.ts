@@ -74,8 +74,11 @@ export interface StatusView {
   /** time zone for the transition time (an IANA name); default UTC */
   timeZone?: string;
   /** ctsync: the kernel event path in use and why (a line after VyOS's four) */
-  eventSource?: { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] };
+  eventSource?: StatusEventSource;
 }
+
+/** What the status shows of the event source (the snapshot's EventSourceStats, `requested` aside). */
+export type StatusEventSource = { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] };
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -103,7 +106,7 @@ export function formatDateC(d: Date, timeZone = 'UTC'): string {
 /** The status view from the configuration and the daemon's failover state. */
 export function statusViewOf(
   config: Pick<Config, 'interfaces' | 'failover' | 'expectSync'>, failover?: FailoverStats, timeZone?: string,
-  eventSource?: { kind: string; reason?: string; scheduler?: EventSourceStats['scheduler'] },
+  eventSource?: StatusEventSource,
 ): StatusView {
   const v: StatusView = {
     interfaces: config.interfaces.map((i) => i.name),
