@@ -36,7 +36,7 @@ const RESTART_SILENCE_MS = 1500;
 /** copies and late arrivals lag this many sequence numbers at most; further back is a new session */
 const REORDER_SPAN = 1 << 20;
 /** window ACKs leave at most this often; those queued meanwhile share a datagram */
-const ACK_PACE_MS = 5;
+export const ACK_PACE_MS = 10;
 
 export class FtfwMode extends ModeBase {
   readonly kind: ModeKind = 'ftfw';

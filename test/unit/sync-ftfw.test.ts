@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Flow } from '../../src/flow/flow.ts';
-import type { FtfwMode } from '../../src/sync/ftfw.ts';
+import { ACK_PACE_MS, type FtfwMode } from '../../src/sync/ftfw.ts';
 import { FLAG, MSG } from '../../src/sync/wire.ts';
 import { OBJ_STATE } from '../../src/sync/object.ts';
 import { flowKey } from '../../src/flow/key.ts';
@@ -21,7 +21,7 @@ function loseStartAndNacks(net: ReturnType<typeof pair>['net'], a: Peer, b: Peer
   b.rule = { drop: (msgs) => msgs.some(isNack) };
 }
 
-test('window ACKs under load share datagrams (one ACK datagram per 5 ms at most); at a slow rate none waits', () => {
+test('window ACKs under load share datagrams (one ACK datagram per ACK_PACE_MS at most); at a slow rate none waits', () => {
   const { net, a, b } = pair('ftfw', { ackDelayMs: 0 });
   const acks = () => b.sentMessages().filter(isAck);
   const ackDatagrams = () => b.sent.filter((d) => d.some(isAck)).length;
@@ -32,20 +32,20 @@ test('window ACKs under load share datagrams (one ACK datagram per 5 ms at most)
   }
   assert.is(b.host.external.size, 1500);
   assert.is(acks().length, 1, 'the first window ACK left at once, the next ones wait for the pace');
-  net.clock.advance(1);
+  net.clock.advance(ACK_PACE_MS - 4);
   assert.is(acks().length, 5, 'then they go together');
   assert.is(ackDatagrams(), 2);
   const s0 = firstDataSeq(a);
   assert.equal(acks().map((m) => [m.from, m.to]), [0, 1, 2, 3, 4].map((k) => [s0 + 300 * k, s0 + 300 * k + 299]));
   net.clock.advance(50);
   assert.is(rsObjects(a), 0, 'every object acknowledged');
-  // a window every 10 ms: each ACK leaves with its window
+  // a window every 2 x ACK_PACE_MS: each ACK leaves with its window
   const before = acks().length, datagramsBefore = ackDatagrams();
   for (let k = 0; k < 3; k++) {
     for (let i = 0; i < 300; i++) a.host.create(tcpFlow(10000 + 300 * k + i));
     net.clock.advance(2);
     assert.is(acks().length, before + k + 1, `window ${k} acknowledged within 2 ms`);
-    net.clock.advance(8);
+    net.clock.advance(2 * ACK_PACE_MS - 2);
   }
   assert.is(ackDatagrams(), datagramsBefore + 3);
 });
