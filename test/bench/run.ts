@@ -107,7 +107,7 @@ export interface SubjectResult {
 /** Run time of ctsync's BPF programs so far, ns (0 with none loaded: conntrackd); NaN unmeasured. */
 function bpfNs(opt: BenchOptions): number {
   if (!opt.bpfStats) return NaN;
-  return programRunTime('ct_socket').ns + programRunTime('ct_trace_event').ns;
+  return programRunTime('ct_socket', 'ct_trace_event').ns;
 }
 
 async function flushTables(cts: Conntrack[]): Promise<void> {

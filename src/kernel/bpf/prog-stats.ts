@@ -21,12 +21,14 @@ export interface RunTime {
   /** ns spent in the programs since they were loaded (while statistics were on) */
   ns: number;
   runs: number;
-  /** loaded programs with that name */
+  /** loaded programs with those names */
   programs: number;
 }
 
-/** The summed run time of every loaded program called `name` (a program name, up to 15 bytes). */
-export function programRunTime(name: string): RunTime {
+const utf8 = new TextDecoder();
+
+/** The summed run time of every loaded program with one of these names (up to 15 bytes each). */
+export function programRunTime(...names: string[]): RunTime {
   const lib = libbpf();
   const info = new Uint8Array(INFO.SIZE);
   const dv = new DataView(info.buffer);
@@ -38,8 +40,8 @@ export function programRunTime(name: string): RunTime {
       info.fill(0);
       if (lib.programInfo(fd, info) !== 0) continue;
       const end = info.indexOf(0, INFO.NAME);
-      const got = new TextDecoder().decode(info.subarray(INFO.NAME, end < 0 || end > INFO.NAME + INFO.NAME_LEN ? INFO.NAME + INFO.NAME_LEN : end));
-      if (got !== name) continue;
+      const got = utf8.decode(info.subarray(INFO.NAME, end < 0 || end > INFO.NAME + INFO.NAME_LEN ? INFO.NAME + INFO.NAME_LEN : end));
+      if (!names.includes(got)) continue;
       out.ns += Number(dv.getBigUint64(INFO.RUN_TIME_NS, true));
       out.runs += Number(dv.getBigUint64(INFO.RUN_CNT, true));
       out.programs++;
