@@ -108,11 +108,11 @@ export class Daemon implements SyncHost, EventSink {
     this.externalExp = new Cache('external', 'exp', limit);
     this.reconcile = new Reconciler(this.external, this.externalExp, (m) => this.logger.notice(m));
     this.failover = new FailoverMachine(config.failover.syncGroup, {
-      commit: async () => {
+      commit: async (resyncFollows) => {
         // a commit asked for by hand may be running: the new master waits for it, then commits
         while (this.commitRunning) await new Promise((r) => setTimeout(r, 10));
         try {
-          await this.commit();
+          await this.commit(undefined, { resyncFollows });
         } finally {
           // a master keeps no guard, also when there was nothing to commit
           this.guard.disarm('MASTER');
@@ -454,8 +454,15 @@ export class Daemon implements SyncHost, EventSink {
 
   // ---- operations ----
 
-  /** `-c`: the external caches into the kernel; resolves when done. */
-  async commit(progress?: (p: Progress) => void): Promise<CommitResult | undefined> {
+  /**
+   * `-c`: the external caches into the kernel; resolves when done. With `resyncFollows` (a new
+   * master: flush and resync come next) the NEW events stop while it runs. They would only fill
+   * the internal cache that the resync rebuilds from the kernel table anyway, new flows of real
+   * traffic in between included, and building them is most of what a create costs the kernel
+   * (docs/benchmarks.md, "Commit"). That saving needs nobody else on the machine listening to NEW
+   * events: the kernel keeps one list of listened groups for all namespaces.
+   */
+  async commit(progress?: (p: Progress) => void, opt: { resyncFollows?: boolean } = {}): Promise<CommitResult | undefined> {
     if (this.injector) return undefined;
     if (this.commitRunning) {
       this.logger.notice('commit already in progress, skipping');
@@ -467,8 +474,10 @@ export class Daemon implements SyncHost, EventSink {
     // commit guard (src/failover/guard.ts): until the commit is done, packets of flows that are
     // not in the kernel yet are dropped rather than reset
     const guarded = this.config.commitGuard && this.external.size > 0 && this.guard.install();
+    const paused = opt.resyncFollows === true && this.source.newEvents?.(false) === true;
     try {
       this.logger.notice('committing all external caches');
+      if (paused) this.logger.info('NEW events paused for the commit; the resync that follows reads the kernel table');
       // the cache itself: commit writes the requests from its stored messages (commit-wire.ts)
       const r = await commit(this.commitCt, this.external, this.externalExp.values(), {
         commitTimeout: this.config.commitTimeout,
@@ -489,6 +498,8 @@ export class Daemon implements SyncHost, EventSink {
       // on a backup (a commit by hand) the guard goes back to its standby form
       if (guarded) this.guard.remove('commit done', { standby: this.config.commitGuard && ['BACKUP', 'FAULT', 'STOP'].includes(this.failover.current ?? '') });
       this.commitRunning = false;
+      // last: should rejoining fail, the commit step fails and the transition says so
+      if (paused) this.source.newEvents!(true);
     }
   }
 

@@ -7,7 +7,8 @@ export const VRRP_STATES: readonly VrrpState[] = ['MASTER', 'BACKUP', 'FAULT', '
 
 /** What the daemon offers the state machine; each step may be slow (commit). */
 export interface FailoverActions {
-  commit(): Promise<void>;
+  /** resyncFollows: a later step of the same transition reads the kernel table into the internal cache */
+  commit(resyncFollows: boolean): Promise<void>;
   flushCaches(): Promise<void> | void;
   resyncInternal(): Promise<void> | void;
   bulkSend(): void;
@@ -83,9 +84,9 @@ export class FailoverMachine {
     return run.then(() => t, () => t);
   }
 
-  private async step(s: Step): Promise<void> {
+  private async step(s: Step, steps: readonly Step[]): Promise<void> {
     switch (s) {
-      case 'commit': return this.act.commit();
+      case 'commit': return this.act.commit(steps.indexOf('resync') > steps.indexOf('commit'));
       case 'flush': return this.act.flushCaches();
       case 'resync': return this.act.resyncInternal();
       case 'bulk-send': return this.act.bulkSend();
@@ -102,9 +103,10 @@ export class FailoverMachine {
     const errors: string[] = [];
     // a failed step does not stop the next ones: a new master that could not commit must still
     // learn its kernel table and tell the peer, as the shell scripts carry on after an error
-    for (const s of STEPS[t.state]) {
+    const steps = STEPS[t.state];
+    for (const s of steps) {
       try {
-        await this.step(s);
+        await this.step(s, steps);
       } catch (e) {
         errors.push(`${s}: ${(e as Error).message}`);
       }

@@ -6,7 +6,9 @@
 //                (the steady state: daemons that have seen a cycle of creates and deletes, as a
 //                firewall's always have), W times over, deleting in between; each steady-state
 //                figure is the median of the W bursts; then a commit of the last N entries into
-//                the receiver's kernel
+//                the receiver's kernel; then, that kernel emptied again and the sender's daemon
+//                stopped (a master that died), the receiver becomes master (commit, flush, resync,
+//                bulk send)
 //   latency      flows at a steady rate for some seconds, captured on the sync link (capture.ts)
 //   burst        the largest burst the kernel table allows (up to 1,000,000); losses, resyncs,
 //                flows missing at the peer; then a commit of everything that arrived
@@ -84,6 +86,14 @@ export interface CommitFigure {
   committed?: number;
 }
 
+export interface FailoverFigure {
+  /** external entries when it started */
+  entries: number;
+  /** the whole transition, and its commit as the daemon logged it */
+  wallSeconds: number;
+  commitSeconds?: number;
+}
+
 export interface Latency extends LatencySummary {
   rate: number;
   generatorRate: number;
@@ -99,6 +109,7 @@ export interface SubjectResult {
   warm: Replication;
   warmRuns: Replication[];
   commit: CommitFigure;
+  failover: FailoverFigure;
   latency: Latency;
   burst: Replication;
   bigCommit: CommitFigure;
@@ -195,6 +206,19 @@ async function commitAll(d: Daemon): Promise<CommitFigure> {
   return { entries, ...r };
 }
 
+/**
+ * The receiver's kernel emptied again (its daemon handles the destroy events while the peer is
+ * still there), the sender's daemon stopped, and the receiver made master.
+ */
+async function failoverPhase(pair: RunningPair, recvCt: Conntrack, opt: BenchOptions): Promise<FailoverFigure> {
+  recvCt.flush();
+  const end = performance.now() + opt.stallMs * 10;
+  while ((await pair.receiver.internalCount()) > 0 && performance.now() < end) await sleep(100);
+  await pair.stopSender();
+  const entries = await pair.receiver.externalCount();
+  return { entries, ...(await pair.receiver.becomeMaster()) };
+}
+
 async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, opt: BenchOptions, tag: string): Promise<Latency> {
   const count = Math.round(opt.rate * opt.seconds);
   // chunks every 2 ms: flows leave the generator in small groups, as a busy firewall makes them
@@ -228,7 +252,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
 
   say(`replication of ${opt.n} flows`);
   let pair = await startPair(name, lab, fw, opt.pair);
-  let replication: Replication, warm: Replication, commit: CommitFigure;
+  let replication: Replication, warm: Replication, commit: CommitFigure, failover: FailoverFigure;
   const warmRuns: Replication[] = [];
   try {
     replication = await replicate(pair, fw, gens[0], pre.n, opt.n, opt);
@@ -246,6 +270,8 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     say('  commit');
     commit = await commitAll(pair.receiver);
     say(`  commit of ${commit.entries}: ${commit.wallSeconds.toFixed(3)} s`);
+    failover = await failoverPhase(pair, gens[1], opt);
+    say(`  failover with ${failover.entries}, the sender stopped: ${failover.wallSeconds.toFixed(3)} s, the commit ${failover.commitSeconds?.toFixed(3)} s`);
   } finally {
     await pair.stop();
   }
@@ -274,7 +300,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, warm, warmRuns, commit, latency, burst, bigCommit };
+  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */

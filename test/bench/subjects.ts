@@ -34,6 +34,12 @@ export interface Daemon {
   loss(): Promise<LossCounters>;
   /** commits the external cache into the kernel; resolves when done, with the daemon's own figure */
   commit(): Promise<{ wallSeconds: number; reportedSeconds?: number; committed?: number }>;
+  /**
+   * What a new master does, resolving when done: commit, flush the caches, resync the internal
+   * cache with the kernel table, bulk send (conntrackd: primary-backup.sh's `-c`, `-f`, `-R`,
+   * `-B`; ctsync: its MASTER transition). commitSeconds: the commit's part, as the daemon logs it.
+   */
+  becomeMaster(): Promise<{ wallSeconds: number; commitSeconds?: number }>;
   /** recent log text, for error messages */
   log(): string;
 }
@@ -81,6 +87,17 @@ class ConntrackdSubject implements Daemon {
     // the daemon answers `-c` by closing the connection once the commit is done
     await conntrackdRequest(this.d.socket, CODE.CT_COMMIT);
     const wallSeconds = (performance.now() - t0) / 1000;
+    return { wallSeconds, ...(await this.commitLogged(before)) };
+  }
+  async becomeMaster() {
+    const before = this.d.log().length;
+    const t0 = performance.now();
+    for (const code of [CODE.ALL_COMMIT, CODE.ALL_FLUSH_CACHE, CODE.ALL_RESYNC_MASTER, CODE.SEND_BULK]) await conntrackdRequest(this.d.socket, code);
+    const wallSeconds = (performance.now() - t0) / 1000;
+    return { wallSeconds, commitSeconds: (await this.commitLogged(before)).reportedSeconds };
+  }
+  /** the figures of the commit the log shows after offset `before` */
+  private async commitLogged(before: number): Promise<{ reportedSeconds?: number; committed?: number }> {
     let reportedSeconds: number | undefined, committed: number | undefined;
     for (let i = 0; i < 20 && reportedSeconds === undefined; i++) {
       const tail = this.d.log().slice(before);
@@ -90,7 +107,7 @@ class ConntrackdSubject implements Daemon {
       if (c) committed = Number(c[1]);
       if (reportedSeconds === undefined) await sleep(50);
     }
-    return { wallSeconds, reportedSeconds, committed };
+    return { reportedSeconds, committed };
   }
   log(): string { return this.d.log().slice(-2000); }
 }
@@ -98,6 +115,7 @@ class ConntrackdSubject implements Daemon {
 interface CommitReply { committed: number; failed: number; seconds: number }
 interface SnapshotLike {
   conntrack: { internal: { active?: number }; external: { active?: number } };
+  commit: { last?: { ms: number } };
   runtime: { catchEventFailed: number; netlinkOverrun: number; resyncKernelTable: number };
 }
 
@@ -119,6 +137,13 @@ class CtsyncSubject implements Daemon {
     const r = await this.d.request<CommitReply | undefined>('commit');
     const wallSeconds = (performance.now() - t0) / 1000;
     return { wallSeconds, reportedSeconds: r?.seconds, committed: r?.committed };
+  }
+  async becomeMaster() {
+    const t0 = performance.now();
+    await this.d.request('failover', { state: 'master' });
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const last = (await this.snapshot()).commit.last;
+    return { wallSeconds, commitSeconds: last ? last.ms / 1000 : undefined };
   }
   log(): string { return this.d.output.slice(-2000); }
 }
@@ -151,6 +176,8 @@ async function startCtsyncBench(lab: Lab, ns: Netns, s: SyncSetup, role: string,
 export interface RunningPair {
   sender: Daemon;
   receiver: Daemon;
+  /** stops the sender's daemon alone (a master that died) */
+  stopSender(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -161,6 +188,7 @@ export async function startPair(name: SubjectName, lab: Lab, fw: [Netns, Netns],
     const b = await startConntrackd(lab, fw[1], setupOf(1, opt), `bench-conntrackd${seq++}`);
     return {
       sender: new ConntrackdSubject(a), receiver: new ConntrackdSubject(b),
+      stopSender: async () => { await lab.stop(a.proc); },
       stop: async () => { await lab.stop(a.proc); await lab.stop(b.proc); },
     };
   }
@@ -168,6 +196,7 @@ export async function startPair(name: SubjectName, lab: Lab, fw: [Netns, Netns],
   const b = await startCtsyncBench(lab, fw[1], setupOf(1, opt), 'receiver', opt.profileDir);
   return {
     sender: new CtsyncSubject(a), receiver: new CtsyncSubject(b),
+    stopSender: async () => { await lab.stop(a.proc, 10000); },
     // a graceful stop lets a profiled daemon write its profile
     stop: async () => { await lab.stop(a.proc, 10000); await lab.stop(b.proc, 10000); },
   };

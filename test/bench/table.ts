@@ -54,6 +54,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'latency_p99', metric: `replication latency p99 at ${k(rate)} flows/s`, unit: 'ms', get: (r) => r.latency.p99 },
     { id: 'latency_seen', metric: 'flows seen on the wire in the latency run', unit: 'flows', get: (r) => r.latency.matched },
     { id: 'commit_n', metric: `commit of ${k(n)} entries`, unit: 's', get: (r) => r.commit.wallSeconds, maxRatio: 0.25 },
+    { id: 'failover_commit_n', metric: `commit of ${k(n)} entries at a failover (the sender's daemon stopped)`, unit: 's', get: (r) => r.failover.commitSeconds ?? NaN, maxRatio: 0.25 },
+    { id: 'failover_n', metric: 'failover to master: commit, flush, resync, bulk send', unit: 's', get: (r) => r.failover.wallSeconds },
     { id: 'rss_per_flow', metric: 'receiver RSS per cached flow', unit: 'bytes', get: (r) => (r.replication.rssAfter - r.replication.rssBefore) / Math.max(1, r.replication.replicated), maxRatio: 1.0 },
     { id: 'burst_rate', metric: `generator rate, burst of ${k(big)}`, unit: 'flows/s', get: (r) => r.burst.generatorRate },
     { id: 'burst_s', metric: `replication of the ${k(big)} burst`, unit: 's', get: (r) => r.burst.seconds },

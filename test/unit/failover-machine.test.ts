@@ -13,8 +13,8 @@ function recorder(opts: { commitMs?: number; failCommit?: boolean } = {}) {
   const calls: string[] = [];
   const logs: string[] = [];
   const act: FailoverActions = {
-    commit: async () => {
-      calls.push('commit:start');
+    commit: async (resyncFollows) => {
+      calls.push(resyncFollows ? 'commit:start (resync follows)' : 'commit:start');
       await new Promise((r) => setTimeout(r, opts.commitMs ?? 0));
       if (opts.failCommit) throw new Error('netlink said no');
       calls.push('commit:end');
@@ -32,7 +32,8 @@ function recorder(opts: { commitMs?: number; failCommit?: boolean } = {}) {
 
 test('each state runs its steps in order: MASTER commit/flush/resync/bulk, BACKUP and STOP guard/purge/request, FAULT guard/purge', async () => {
   const expect: Record<VrrpState, string[]> = {
-    MASTER: ['commit:start', 'commit:end', 'flush', 'resync', 'bulk-send'],
+    // the resync after it lets the commit run without NEW events (src/daemon/daemon.ts)
+    MASTER: ['commit:start (resync follows)', 'commit:end', 'flush', 'resync', 'bulk-send'],
     BACKUP: ['arm-guard', 'purge', 'request-resync'],
     FAULT: ['arm-guard', 'purge'],
     STOP: ['arm-guard', 'purge', 'request-resync'],
@@ -66,7 +67,7 @@ test('transitions run one at a time, in arrival order; the state is the last one
   assert.is(m.current, 'MASTER', 'the MASTER steps are running');
   assert.is(m.state, undefined);
   const [ta, tb] = await Promise.all([a, b]);
-  assert.equal(r.calls, ['commit:start', 'commit:end', 'flush', 'resync', 'bulk-send', 'arm-guard', 'purge', 'request-resync']);
+  assert.equal(r.calls, ['commit:start (resync follows)', 'commit:end', 'flush', 'resync', 'bulk-send', 'arm-guard', 'purge', 'request-resync']);
   assert.ok(ta.at.getTime() <= tb.at.getTime());
   assert.is(m.state, 'BACKUP');
   assert.equal(m.history.map((t) => t.state), ['MASTER', 'BACKUP']);
@@ -77,7 +78,7 @@ test('a failed commit is recorded and logged, and the new master still resyncs a
   const r = recorder({ failCommit: true });
   const m = new FailoverMachine('SG1', r.act);
   const t = await m.transition('MASTER', 'ctsync failover master');
-  assert.equal(r.calls, ['commit:start', 'flush', 'resync', 'bulk-send']);
+  assert.equal(r.calls, ['commit:start (resync follows)', 'flush', 'resync', 'bulk-send']);
   assert.is(t.error, 'commit: netlink said no');
   assert.is(m.failures, 1);
   assert.is(m.state, 'MASTER');

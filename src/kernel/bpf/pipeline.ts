@@ -333,6 +333,14 @@ export class BpfPipeline {
     this.maps.setFilter(filter);
   }
 
+  /** The event socket leaves (false) or rejoins (true) the NEW group; EventSource.newEvents. */
+  newEvents(on: boolean): boolean {
+    if (this.closed) return false;
+    if (on) this.sock.join(GROUP.NEW);
+    else this.sock.leave(GROUP.NEW);
+    return true;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // stop the producers first, then the reader (it unmaps only once it has stopped)

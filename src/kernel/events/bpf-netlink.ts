@@ -40,6 +40,8 @@ export abstract class BpfEventSource implements EventSource {
   /** BPF and ring-buffer counters, for statistics */
   stats(): PipelineStats { return this.pipeline.stats(); }
   setFilter(filter: FlowFilter): void { this.pipeline.setFilter(filter); }
+  // the tracing program sees events whatever the socket's groups, so only the socket filter's mode
+  newEvents(on: boolean): boolean { return this.pipeline.mode === 'netlink' && this.pipeline.newEvents(on); }
   close(): Promise<void> { return this.pipeline.close(); }
 }
 

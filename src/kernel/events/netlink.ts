@@ -75,6 +75,12 @@ export class NetlinkEventSource implements EventSource {
     }
   }
 
+  newEvents(on: boolean): boolean {
+    if (on) this.sock.join(GROUP.NEW);
+    else this.sock.leave(GROUP.NEW);
+    return true;
+  }
+
   start(sink: EventSink): void {
     this.sink = sink;
     this.sock.watch(() => this.drain());

@@ -110,6 +110,7 @@ export class FilteredSource implements EventSource {
   }
 
   drain(): void { this.inner.drain(); }
+  newEvents(on: boolean): boolean { return this.inner.newEvents?.(on) ?? false; }
 
   counters(): SourceCounters {
     const c = this.inner.counters();

@@ -39,6 +39,13 @@ export interface EventSource {
   /** processes whatever is queued now (also called by the wake-up) */
   drain(): void;
   counters(): SourceCounters;
+  /**
+   * Stops (false) or restarts (true) the NEW conntrack events, where the source can: the ctnetlink
+   * sources leave or rejoin the multicast group. With nobody on the machine in that group the
+   * kernel does not build the messages at all, which is most of what a create costs it (see the
+   * commit in src/daemon/daemon.ts). Returns whether the events stopped (or restarted).
+   */
+  newEvents?(on: boolean): boolean;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,60 @@
+// timeout: 180
+// A new master's commit (the MASTER transition: commit, flush, resync, bulk send) runs with the
+// NEW events stopped: its own creates never come back as events, the resync that follows fills
+// the internal cache from the kernel table, the bulk send tells the peer, and the flows made after
+// it are replicated again. A commit asked for by hand keeps the events (no resync is sure to follow).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { withLab } from '../lab/lab.ts';
+import { buildSyncPair, ADDR } from '../lab/topology.ts';
+import { active, startCtsync, until, type SyncSetup } from '../lab/daemons.ts';
+import { makeFlows } from '../lab/flows.ts';
+
+const IGNORE = ['203.0.113.0/24', '2001:db8:3::/64'];
+const setup = (i: 0 | 1, eventSource?: SyncSetup['eventSource']): SyncSetup => ({ iface: 'sync0', local: ADDR.sync[i], ignore: IGNORE, eventSource });
+const N = 20_000;
+const ours = (src: string) => src.startsWith('192.0.2.');
+
+// the BPF socket filter's source (the default here) and the plain netlink one leave the group alike
+for (const source of [undefined, 'netlink'] as const) test(`MASTER commit (${source ?? 'default'} events): no own NEW events, internal cache from the resync, new flows replicated after it`, async () => {
+  await withLab('fcm', async (lab) => {
+    const [a, b] = await buildSyncPair(lab);
+    const send = await startCtsync(lab, a, setup(0));
+    const recv = await startCtsync(lab, b, setup(1, source));
+    assert.is((await recv.snapshot()).eventSource.kind, source ?? 'bpf-netlink');
+    const ka = a.conntrack();
+    assert.is(ka.create(makeFlows(N)).failed.size, 0);
+    await ka.close();
+    await until(async () => active(await recv.snapshot(), 'external') >= N, 60_000, 'replicated');
+
+    // by hand: the daemon reads its own creates back (conntrackd's behaviour)
+    const s0 = await recv.snapshot();
+    await recv.request('commit');
+    await until(async () => (await recv.snapshot()).events!.own - s0.events!.own >= N, 10_000, 'own events of the commit by hand');
+
+    const kb = b.conntrack();
+    kb.flushWhere((f) => ours(f.orig.src));
+    assert.is(kb.dump(4).filter((f) => ours(f.orig.src)).length, 0, 'standby kernel emptied');
+    // the flush's events (this test's socket, not the daemon's) settle before the transition
+    await new Promise((r) => setTimeout(r, 500));
+    const s1 = await recv.snapshot();
+
+    await recv.request('failover', { state: 'master' });
+    const s2 = await recv.snapshot();
+    assert.is(s2.commit.last?.committed, N, 'committed');
+    assert.is(kb.dump(4).filter((f) => ours(f.orig.src)).length, N, 'in the kernel');
+    assert.is(s2.events!.own, s1.events!.own, 'no events of its own commit reached the new master');
+    assert.is(active(s2, 'internal'), N, 'the resync put the kernel table in the internal cache');
+    // the bulk send refilled the old master's external cache
+    await until(async () => active(await send.snapshot(), 'external') >= N, 30_000, 'bulk send at the old master');
+
+    // NEW events are back: a flow made now reaches the peer
+    const [extra] = makeFlows(1, { offset: N });
+    assert.is(kb.create([extra]).failed.size, 0);
+    await kb.close();
+    await until(async () => active(await send.snapshot(), 'external') >= N + 1, 10_000, 'a new flow after the transition');
+    assert.is(active(await recv.snapshot(), 'internal'), N + 1);
+  });
+});
+
+test.run();
