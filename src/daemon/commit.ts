@@ -6,9 +6,8 @@ import { Cache, type Entry } from '../cache/cache.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
 import type { Progress } from '../control/protocol.ts';
 import { E, errnoName } from '../kernel/libc.ts';
-import { NlWriter, NLM_F } from '../kernel/nlmsg.ts';
-import { SUBSYS_CT, CT_MSG, encodeFlow, familyToAf } from '../kernel/ctnetlink.ts';
-import { writeCreateFromWire, wireHasMaster, wireTimeout } from './commit-wire.ts';
+import { NlWriter } from '../kernel/nlmsg.ts';
+import { writeCreateFromWire } from './commit-wire.ts';
 
 export interface CommitOptions {
   /** seconds every committed flow gets; 0 = the received timeout minus the time since it came */
@@ -113,26 +112,19 @@ const STORED_CHUNK = 1024;
 
 /**
  * The cache's stored messages straight into create requests (commit-wire.ts), a batch per sendto,
- * the event loop served between batches (the daemon's own events, the peer's messages); entries
- * whose message the fast writer leaves alone take the Flow path. The kernel handles ctnetlink
- * creates one at a time (under the nfnetlink mutex), so batches go out one after the other, from
- * the daemon's own (real-time) thread. Clashes with existing entries (EEXIST) are replaced
- * afterwards, as the Flow path does.
+ * the event loop served between batches (the daemon's own events, the peer's messages). The kernel
+ * handles ctnetlink creates one at a time (under the nfnetlink mutex), so batches go out one after
+ * the other, from the daemon's own (real-time) thread. Entries whose message the fast writer
+ * leaves alone (rarer attributes, related flows among them) follow as Flows: the other masters
+ * first, then the related flows, whose master must be in the kernel already. Clashes with existing
+ * entries (EEXIST) are replaced afterwards, as the Flow path does.
  */
 async function commitStored(
   ct: Conntrack, cache: Cache<'ct'>, opt: CommitOptions, now: number, t0: number,
   res: CommitResult, count: (errno: number) => void,
 ): Promise<void> {
   const ids = cache.liveIds();
-  // masters before related flows (their master must exist in the kernel first)
-  const order = new Int32Array(ids.length);
-  let m = 0, r = ids.length;
-  for (const id of ids) {
-    if (wireHasMaster(cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id))) order[--r] = id;
-    else order[m++] = id;
-  }
-  order.subarray(r).reverse();
-  const total = order.length;
+  const total = ids.length;
   const w = new NlWriter(256 * 1024);
   const timeoutOf = (id: number, t: number) => {
     if (opt.commitTimeout > 0) return opt.commitTimeout;
@@ -140,56 +132,55 @@ async function commitStored(
     const left = Math.floor(t - (now - cache.lastUpdateOf(id)) / 1000);
     return left > 0 ? left : FALLBACK_TIMEOUT;
   };
+  let cur = 0;
+  const timeoutOfCur = (t: number) => timeoutOf(cur, t);
+  const asFlow = (id: number): Flow => {
+    const f = cache.dataOf(id);
+    return { ...f, status: f.status & ~STATUS.EXPECTED, timeout: timeoutOf(id, f.timeout ?? -1) };
+  };
+  const rare: number[] = [];
   const clash: number[] = [];
   for (let i = 0; i < total; i += STORED_CHUNK) {
     w.reset();
     const end = Math.min(total, i + STORED_CHUNK);
     const n = end - i;
     const base = ct.reserveSeq(n);
-    let skipped = 0;
+    let written = 0;
     for (let j = i; j < end; j++) {
-      const id = order[j];
+      const id = ids[j];
       // messages received between batches may have removed it (or put another flow there)
-      if (!cache.isLive(id)) {
-        skipped++;
-        continue;
-      }
-      const b = cache.messageBuf(id), off = cache.messageOff(id), len = cache.messageLen(id);
-      const timeout = timeoutOf(id, wireTimeout(b, off, len));
-      const seq = (base + (j - i)) >>> 0;
-      if (!writeCreateFromWire(w, b, off, len, timeout, seq)) {
-        const f = cache.dataOf(id);
-        w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, seq, familyToAf(f.family));
-        encodeFlow(w, { ...f, status: f.status & ~STATUS.EXPECTED, timeout }, { create: true, liberal: true });
-        w.end();
-      }
+      if (!cache.isLive(id)) continue;
+      cur = id;
+      if (writeCreateFromWire(w, cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id), timeoutOfCur, (base + (j - i)) >>> 0)) written++;
+      else rare.push(id);
     }
-    if (w.len > 0) {
+    if (written > 0) {
       const c0 = performance.now();
       const failed = ct.sendBatch(w.data(), base, n);
-      opt.chunkDone?.(n - skipped, (performance.now() - c0) / 1000);
+      opt.chunkDone?.(written, (performance.now() - c0) / 1000);
       for (const [idx, errno] of failed) {
-        if (errno === E.EEXIST) clash.push(order[i + idx]);
+        if (errno === E.EEXIST) clash.push(ids[i + idx]);
         else {
           res.failed++;
           count(errno);
         }
       }
-      res.committed += n - skipped - failed.size;
+      res.committed += written - failed.size;
     }
-    report(opt, t0, end, total);
-    if (end < total) await turn();
+    if (end < total) {
+      report(opt, t0, end, total);
+      await turn();
+    }
   }
-  if (clash.length) {
-    // entries the kernel already had: replaced (delete, then create), as conntrackd does
-    const again = clash.filter((id) => cache.isLive(id)).map((id) => {
-      const f = cache.dataOf(id);
-      const t = f.timeout === undefined ? -1 : f.timeout;
-      return { ...f, status: f.status & ~STATUS.EXPECTED, timeout: timeoutOf(id, t) };
-    });
-    const r2 = ct.create(again, { replace: true, liberal: true });
+  const live = (list: number[]) => list.filter((id) => cache.isLive(id)).map(asFlow);
+  const flows = live(rare);
+  // then the entries the kernel already had: replaced (delete, then create), as conntrackd does
+  for (const part of [flows.filter((f) => !f.master), live(clash), flows.filter((f) => f.master)]) {
+    if (part.length === 0) continue;
+    const r2 = ct.create(part, { replace: true, liberal: true });
     res.committed += r2.ok;
     res.failed += r2.failed.size;
     for (const e of r2.failed.values()) count(e);
   }
+  report(opt, t0, total, total);
 }

@@ -2,7 +2,8 @@
 // A new master's commit (the MASTER transition: commit, flush, resync, bulk send) runs with the
 // NEW events stopped: its own creates never come back as events, the resync that follows fills
 // the internal cache from the kernel table, the bulk send tells the peer, and the flows made after
-// it are replicated again. A commit asked for by hand keeps the events (no resync is sure to follow).
+// it are replicated again, as are the ends of committed flows. A commit asked for by hand keeps
+// the events (no resync is sure to follow).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withLab } from '../lab/lab.ts';
@@ -51,9 +52,13 @@ for (const source of [undefined, 'netlink'] as const) test(`MASTER commit (${sou
     // NEW events are back: a flow made now reaches the peer
     const [extra] = makeFlows(1, { offset: N });
     assert.is(kb.create([extra]).failed.size, 0);
-    await kb.close();
     await until(async () => active(await send.snapshot(), 'external') >= N + 1, 10_000, 'a new flow after the transition');
     assert.is(active(await recv.snapshot(), 'internal'), N + 1);
+    // the committed entries still report their end (the kernel gave them its event extension)
+    const [first] = makeFlows(1);
+    assert.is(kb.delete([first]).failed.size, 0);
+    await kb.close();
+    await until(async () => active(await send.snapshot(), 'external') === N, 10_000, 'the end of a committed flow reaches the peer');
   });
 });
 
