@@ -114,10 +114,10 @@ const STORED_CHUNK = 1024;
  * The cache's stored messages straight into create requests (commit-wire.ts), a batch per sendto,
  * the event loop served between batches (the daemon's own events, the peer's messages). The kernel
  * handles ctnetlink creates one at a time (under the nfnetlink mutex), so batches go out one after
- * the other, from the daemon's own (real-time) thread. Entries whose message the fast writer
- * leaves alone (rarer attributes, related flows among them) follow as Flows: the other masters
- * first, then the related flows, whose master must be in the kernel already. Clashes with existing
- * entries (EEXIST) are replaced afterwards, as the Flow path does.
+ * the other, from the daemon's own (real-time) thread. Then, as Flows: the masters the fast
+ * writer leaves alone (rarer attributes), the batches' clashes with existing entries (EEXIST:
+ * replaced, delete then create, as conntrackd does), and last the related flows (which the fast
+ * writer always leaves alone), since their master must be in the kernel first.
  */
 async function commitStored(
   ct: Conntrack, cache: Cache<'ct'>, opt: CommitOptions, now: number, t0: number,
@@ -174,7 +174,6 @@ async function commitStored(
   }
   const live = (list: number[]) => list.filter((id) => cache.isLive(id)).map(asFlow);
   const flows = live(rare);
-  // then the entries the kernel already had: replaced (delete, then create), as conntrackd does
   for (const part of [flows.filter((f) => !f.master), live(clash), flows.filter((f) => f.master)]) {
     if (part.length === 0) continue;
     const r2 = ct.create(part, { replace: true, liberal: true });

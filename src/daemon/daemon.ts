@@ -22,6 +22,7 @@ import { Reconciler } from './reconcile.ts';
 import { Logger } from './log.ts';
 import { Probes } from '../metrics/probe.ts';
 import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto } from './record-message.ts';
+import { readTable } from './table-read.ts';
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
 import { monotonicNsFast } from '../kernel/libc.ts';
@@ -225,11 +226,11 @@ export class Daemon implements SyncHost, EventSink {
   private initialDump(): void {
     let n = 0;
     const meter = this.meter('initial dump');
-    this.dumpCt.dumpEach((f) => {
-      meter.step();
-      if (!this.filter.matches(f)) return;
-      const e = this.internal.upsert(f, true);
-      if (e) { this.mode.enqueue(e); n++; }
+    const add = (e: Entry | undefined) => { if (e) { this.mode.enqueue(e); n++; } };
+    readTable(this.dumpCt, this.filter, {
+      step: () => meter.step(),
+      stored: (key, msg, len) => add(this.internal.upsertMessage(key, msg, len, true)),
+      flow: (f) => add(this.internal.upsert(f, true)),
     });
     if (this.expectSync) {
       for (const x of this.dumpCt.dumpExpectations()) this.localExpectation(EV.NEW, x);
@@ -532,10 +533,10 @@ export class Daemon implements SyncHost, EventSink {
     this.counters.resyncKernelTable++;
     let n = 0;
     const meter = this.meter('resync', progress);
-    this.dumpCt.dumpEach((f) => {
-      meter.step();
-      if (!this.filter.matches(f)) return;
-      if (this.internal.upsert(f, false)) n++;
+    readTable(this.dumpCt, this.filter, {
+      step: () => meter.step(),
+      stored: (key, msg, len) => { if (this.internal.upsertMessage(key, msg, len, false)) n++; },
+      flow: (f) => { if (this.internal.upsert(f, false)) n++; },
     });
     const p = meter.finish();
     if (this.expectSync) {

@@ -72,13 +72,13 @@ export function parsePrefix(value: string): Prefix {
   return { family, bytes, length, text };
 }
 
-function prefixContains(p: Prefix, b: Uint8Array): boolean {
+function prefixContains(p: Prefix, b: Uint8Array, o = 0): boolean {
   const full = p.length >> 3;
-  for (let i = 0; i < full; i++) if (p.bytes[i] !== b[i]) return false;
+  for (let i = 0; i < full; i++) if (p.bytes[i] !== b[o + i]) return false;
   const rest = p.length & 7;
   if (rest === 0) return true;
   const mask = (0xff00 >> rest) & 0xff;
-  return (b[full] & mask) === p.bytes[full];
+  return (b[o + full] & mask) === p.bytes[full];
 }
 
 export class FlowFilter {
@@ -141,6 +141,20 @@ export class FlowFilter {
     if (!this.acceptsProtocol(flow.orig.proto)) return false;
     if (this.ignored.length === 0) return true;
     return !(this.isIgnored(flow.orig.src) || this.isIgnored(flow.orig.dst) || this.isIgnored(flow.reply.src));
+  }
+
+  /**
+   * matches() for addresses given as bytes (4 or 16 each) at b[origSrc..], b[origDst..] and
+   * b[replySrc..]: no address strings (a dump taking the record path, src/kernel/ct-record.ts).
+   */
+  matchesBytes(proto: number, v6: boolean, b: Uint8Array, origSrc: number, origDst: number, replySrc: number): boolean {
+    if (!this.acceptsProtocol(proto)) return false;
+    const list = v6 ? this.v6 : this.v4;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i];
+      if (prefixContains(p, b, origSrc) || prefixContains(p, b, origDst) || prefixContains(p, b, replySrc)) return false;
+    }
+    return true;
   }
 
   /** The BPF map contents that make the kernel programs apply this same rule. */

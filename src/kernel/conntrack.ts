@@ -60,6 +60,17 @@ export class Conntrack {
     this.readDump('conntrack dump', (dv, payload, end) => fn(decodeFlow(dv, payload + 4, end, dv.getUint8(payload))));
   }
 
+  /**
+   * dumpEach() without decoding: `fn` gets each conntrack message of the dump as the receive
+   * buffer holds it (payload: its nfgenmsg; end: where it ends), valid during the call only.
+   */
+  dumpRaw(fn: (dv: DataView, payload: number, end: number) => void): void {
+    this.w.reset();
+    this.w.begin((SUBSYS_CT << 8) | CT_MSG.GET, NLM_F.REQUEST | NLM_F.DUMP, this.seq++, 0);
+    this.w.end();
+    this.readDump('conntrack dump', fn);
+  }
+
   dump(family: Family | 0 = 0): Flow[] {
     const out: Flow[] = [];
     this.dumpEach((f) => out.push(f), family);

@@ -1,0 +1,196 @@
+// A ctnetlink conntrack message (a dump's) into the ring-buffer record layout of
+// src/kernel/bpf/ctsync.gen.ts: the record the socket filter (bpf/ct_socket.bpf.c) writes for an
+// event, attribute for attribute, so that a dump takes the same path as the events
+// (src/daemon/record-message.ts: stored message and key, no Flow) instead of a Flow per entry.
+// A message with anything the filter would pass up (an attribute it has no place for, a size it
+// does not expect, nesting deeper than two) is refused, and the caller decodes a Flow instead.
+// test/unit/ct-record.test.ts checks the result against the Flow path on generated flows.
+import { LAYOUT, PRESENT as P, TUPLE_HAVE as T, RECORD_SIZE } from './bpf/ctsync.gen.ts';
+
+const R = LAYOUT.ct_record;
+const TU = LAYOUT.ct_tuple;
+const NLA_TYPE_MASK = 0x3fff;
+
+// CTA_* (linux/netfilter/nfnetlink_conntrack.h)
+const TOP = {
+  TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, TIMEOUT: 7, MARK: 8,
+  COUNTERS_ORIG: 9, COUNTERS_REPLY: 10, USE: 11, ID: 12, TUPLE_MASTER: 14, SEQ_ADJ_ORIG: 15,
+  SEQ_ADJ_REPLY: 16, SECMARK: 17, ZONE: 18, SECCTX: 19, TIMESTAMP: 20, LABELS: 22, SYNPROXY: 24,
+  TIMESTAMP_EVENT: 27,
+} as const;
+
+/** Field kinds, as in the BPF program's table: exact size, at most, at least (first n bytes kept). */
+const FIXED = 0, UPTO = 1, HEAD = 2;
+
+/** [record offset, size, kind, present bit (0: none)] per attribute type of one nest. */
+type Field = readonly [number, number, number, number];
+type Table = readonly (Field | undefined)[];
+
+const tcpTable: Table = [, [R.tcp_state, 1, FIXED, 0], [R.tcp_wscale_orig, 1, FIXED, P.P_TCP_WSCALE_ORIG],
+  [R.tcp_wscale_reply, 1, FIXED, P.P_TCP_WSCALE_REPLY], [R.tcp_flags_orig, 1, HEAD, P.P_TCP_FLAGS_ORIG],
+  [R.tcp_flags_reply, 1, HEAD, P.P_TCP_FLAGS_REPLY]];
+const dccpTable: Table = [, [R.dccp_state, 1, FIXED, 0], [R.dccp_role, 1, FIXED, P.P_DCCP_ROLE],
+  [R.dccp_handshake_seq, 8, FIXED, P.P_DCCP_HSEQ], [0, 0, FIXED, -1]];
+const sctpTable: Table = [, [R.sctp_state, 1, FIXED, 0], [R.sctp_vtag_orig, 4, FIXED, P.P_SCTP_VTAG_ORIG],
+  [R.sctp_vtag_reply, 4, FIXED, P.P_SCTP_VTAG_REPLY]];
+const seqadj = (o: number): Table => [, [o, 4, FIXED, 0], [o + 4, 4, FIXED, 0], [o + 8, 4, FIXED, 0]];
+const counters = (o: number): Table => [, [o, 8, FIXED, 0], [o + 8, 8, FIXED, 0], , , [0, 0, FIXED, -1]];
+const tstampTable: Table = [, [R.ts_start, 8, FIXED, P.P_TS_START], [R.ts_stop, 8, FIXED, P.P_TS_STOP], [0, 0, FIXED, -1]];
+const synproxyTable: Table = [, [R.synproxy_isn, 4, FIXED, 0], [R.synproxy_its, 4, FIXED, 0], [R.synproxy_tsoff, 4, FIXED, 0]];
+const helpTable: Table = [, [R.helper, 16, UPTO, P.P_HELPER_NAME]];
+const TABLES = {
+  seqOrig: seqadj(R.seqadj_orig), seqReply: seqadj(R.seqadj_reply),
+  cntOrig: counters(R.counters_orig), cntReply: counters(R.counters_reply),
+};
+
+const u16 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8);
+
+/**
+ * Writes the record of the message whose attributes are b[start..end) (after the nfgenmsg) and
+ * whose nfgenmsg family is `af` into r[ro..ro+RECORD_SIZE); false when the socket filter would
+ * have passed the message up (the caller decodes it as a Flow).
+ */
+export function netlinkToRecord(b: Uint8Array, start: number, end: number, af: number, r: Uint8Array, ro: number): boolean {
+  for (let i = 0; i < RECORD_SIZE; i++) r[ro + i] = 0;
+  r[ro + R.family] = af;
+  let present = 0;
+  let p = start;
+  while (p < end) {
+    if (p + 4 > end) return false;
+    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
+    if (len < 4 || p + len > end) return false;
+    const v = p + 4, n = len - 4;
+    let bit = 0;
+    switch (type) {
+      case TOP.TUPLE_ORIG: if (!tuple(b, v, v + n, r, ro + R.orig)) return false; bit = P.P_ORIG; break;
+      case TOP.TUPLE_REPLY: if (!tuple(b, v, v + n, r, ro + R.reply)) return false; bit = P.P_REPLY; break;
+      case TOP.TUPLE_MASTER: if (!tuple(b, v, v + n, r, ro + R.master)) return false; bit = P.P_MASTER; break;
+      case TOP.STATUS: if (!copy(b, v, n, 4, FIXED, r, ro + R.status)) return false; bit = P.P_STATUS; break;
+      case TOP.TIMEOUT: if (!copy(b, v, n, 4, FIXED, r, ro + R.timeout)) return false; bit = P.P_TIMEOUT; break;
+      case TOP.MARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.mark)) return false; bit = P.P_MARK; break;
+      case TOP.ZONE: if (!copy(b, v, n, 2, FIXED, r, ro + R.zone)) return false; bit = P.P_ZONE; break;
+      case TOP.ID: if (!copy(b, v, n, 4, FIXED, r, ro + R.id)) return false; bit = P.P_ID; break;
+      case TOP.USE: if (!copy(b, v, n, 4, FIXED, r, ro + R.use)) return false; bit = P.P_USE; break;
+      case TOP.SECMARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.secmark)) return false; bit = P.P_SECMARK; break;
+      case TOP.LABELS: if (!copy(b, v, n, 16, UPTO, r, ro + R.labels)) return false; bit = P.P_LABELS; break;
+      case TOP.SECCTX: case TOP.TIMESTAMP_EVENT: break;
+      case TOP.PROTOINFO: {
+        const q = protoinfo(b, v, v + n, r, ro);
+        if (q < 0) return false;
+        present |= q;
+        break;
+      }
+      case TOP.HELP: { const q = fields(b, v, v + n, helpTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_HELPER; break; }
+      case TOP.SEQ_ADJ_ORIG: if (fields(b, v, v + n, TABLES.seqOrig, r, ro) < 0) return false; bit = P.P_SEQADJ_ORIG; break;
+      case TOP.SEQ_ADJ_REPLY: if (fields(b, v, v + n, TABLES.seqReply, r, ro) < 0) return false; bit = P.P_SEQADJ_REPLY; break;
+      case TOP.COUNTERS_ORIG: if (fields(b, v, v + n, TABLES.cntOrig, r, ro) < 0) return false; bit = P.P_COUNTERS_ORIG; break;
+      case TOP.COUNTERS_REPLY: if (fields(b, v, v + n, TABLES.cntReply, r, ro) < 0) return false; bit = P.P_COUNTERS_REPLY; break;
+      case TOP.TIMESTAMP: { const q = fields(b, v, v + n, tstampTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_TIMESTAMP; break; }
+      case TOP.SYNPROXY: if (fields(b, v, v + n, synproxyTable, r, ro) < 0) return false; bit = P.P_SYNPROXY; break;
+      default: return false;
+    }
+    present |= bit;
+    p += (len + 3) & ~3;
+  }
+  if (p !== end) return false;
+  // the present word is host order (little-endian on the targets, as the C side writes it)
+  r[ro + R.present] = present & 0xff; r[ro + R.present + 1] = (present >>> 8) & 0xff;
+  r[ro + R.present + 2] = (present >>> 16) & 0xff; r[ro + R.present + 3] = present >>> 24;
+  const need = T.T_SRC | T.T_DST | T.T_PROTO;
+  if ((r[ro + R.orig + TU.have] & need) !== need) return false;
+  return (present & P.P_REPLY) === 0 || (r[ro + R.reply + TU.have] & need) === need;
+}
+
+/** A payload of n bytes for a field of `size` and `kind` at r[dst..]: copied, or false. */
+function copy(b: Uint8Array, v: number, n: number, size: number, kind: number, r: Uint8Array, dst: number): boolean {
+  if (kind === FIXED ? n !== size : kind === UPTO ? n > size : n < size) return false;
+  const m = kind === HEAD ? size : n;
+  for (let i = 0; i < m; i++) r[dst + i] = b[v + i];
+  return true;
+}
+
+/** The attributes of one nest by `table`; returns the present bits they set (unsigned), or -1. */
+function fields(b: Uint8Array, p: number, end: number, table: Table, r: Uint8Array, ro: number): number {
+  let bits = 0;
+  while (p < end) {
+    if (p + 4 > end) return -1;
+    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
+    if (len < 4 || p + len > end) return -1;
+    const f = table[type];
+    if (f === undefined) return -1;
+    // a present bit of -1: padding, known and skipped
+    if (f[3] >= 0) {
+      if (!copy(b, p + 4, len - 4, f[1], f[2], r, ro + f[0])) return -1;
+      bits |= f[3];
+    }
+    p += (len + 3) & ~3;
+  }
+  // unsigned: P_TS_STOP is the sign bit, and -1 means refused
+  return bits >>> 0;
+}
+
+function protoinfo(b: Uint8Array, p: number, end: number, r: Uint8Array, ro: number): number {
+  let bits = 0;
+  while (p < end) {
+    if (p + 4 > end) return -1;
+    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
+    if (len < 4 || p + len > end) return -1;
+    const table = type === 1 ? tcpTable : type === 2 ? dccpTable : type === 3 ? sctpTable : undefined;
+    if (!table) return -1;
+    const q = fields(b, p + 4, p + len, table, r, ro);
+    if (q < 0) return -1;
+    bits |= q | (type === 1 ? P.P_TCP : type === 2 ? P.P_DCCP : P.P_SCTP);
+    p += (len + 3) & ~3;
+  }
+  return bits;
+}
+
+/** CTA_TUPLE_*: addresses, protocol, ports or ICMP fields, zone, into the tuple at r[t..]. */
+function tuple(b: Uint8Array, p: number, end: number, r: Uint8Array, t: number): boolean {
+  let have = 0;
+  while (p < end) {
+    if (p + 4 > end) return false;
+    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
+    if (len < 4 || p + len > end) return false;
+    const v = p + 4, vend = p + len, n = len - 4;
+    if (type === 1) { // CTA_TUPLE_IP
+      let q = v;
+      while (q < vend) {
+        if (q + 4 > vend) return false;
+        const l = u16(b, q), ty = u16(b, q + 2) & NLA_TYPE_MASK;
+        if (l < 4 || q + l > vend) return false;
+        const a = q + 4, v6 = ty === 3 || ty === 4;
+        if (ty < 1 || ty > 4) return false;
+        if (!copy(b, a, l - 4, v6 ? 16 : 4, FIXED, r, t + (ty === 1 || ty === 3 ? TU.src : TU.dst))) return false;
+        have |= (ty === 1 || ty === 3 ? T.T_SRC : T.T_DST) | (v6 ? T.T_V6 : 0);
+        q += (l + 3) & ~3;
+      }
+    } else if (type === 2) { // CTA_TUPLE_PROTO
+      let q = v;
+      while (q < vend) {
+        if (q + 4 > vend) return false;
+        const l = u16(b, q), ty = u16(b, q + 2) & NLA_TYPE_MASK;
+        if (l < 4 || q + l > vend) return false;
+        const a = q + 4, pl = l - 4;
+        switch (ty) {
+          case 1: if (!copy(b, a, pl, 1, FIXED, r, t + TU.proto)) return false; have |= T.T_PROTO; break;
+          case 2: if (!copy(b, a, pl, 2, FIXED, r, t + TU.sport)) return false; have |= T.T_SPORT; break;
+          case 3: if (!copy(b, a, pl, 2, FIXED, r, t + TU.dport)) return false; have |= T.T_DPORT; break;
+          case 4: case 7: if (!copy(b, a, pl, 2, FIXED, r, t + TU.icmp_id)) return false; break;
+          case 5: case 8: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_type)) return false; have |= T.T_ICMP; break;
+          case 6: case 9: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_code)) return false; break;
+          default: return false;
+        }
+        q += (l + 3) & ~3;
+      }
+    } else if (type === 3) { // CTA_TUPLE_ZONE
+      if (!copy(b, v, n, 2, FIXED, r, t + TU.zone)) return false;
+      have |= T.T_ZONE;
+    } else {
+      return false;
+    }
+    p += (len + 3) & ~3;
+  }
+  r[t + TU.have] |= have;
+  return true;
+}
