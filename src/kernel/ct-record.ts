@@ -44,6 +44,15 @@ const TABLES = {
 };
 
 const u16 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8);
+/** The length of the attribute at p (host order, as netlink has it) when it fits before end, else -1. */
+function attrLen(b: Uint8Array, p: number, end: number): number {
+  if (p + 4 > end) return -1;
+  const len = u16(b, p);
+  return len < 4 || p + len > end ? -1 : len;
+}
+const attrType = (b: Uint8Array, p: number) => u16(b, p + 2) & NLA_TYPE_MASK;
+/** The attribute after the one at p of length len (attributes are 4-aligned). */
+const after = (p: number, len: number) => p + ((len + 3) & ~3);
 
 /**
  * Writes the record of the message whose attributes are b[start..end) (after the nfgenmsg) and
@@ -56,9 +65,8 @@ export function netlinkToRecord(b: Uint8Array, start: number, end: number, af: n
   let present = 0;
   let p = start;
   while (p < end) {
-    if (p + 4 > end) return false;
-    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
-    if (len < 4 || p + len > end) return false;
+    const len = attrLen(b, p, end), type = attrType(b, p);
+    if (len < 0) return false;
     const v = p + 4, n = len - 4;
     let bit = 0;
     switch (type) {
@@ -90,7 +98,7 @@ export function netlinkToRecord(b: Uint8Array, start: number, end: number, af: n
       default: return false;
     }
     present |= bit;
-    p += (len + 3) & ~3;
+    p = after(p, len);
   }
   if (p !== end) return false;
   // the present word is host order (little-endian on the targets, as the C side writes it)
@@ -113,9 +121,8 @@ function copy(b: Uint8Array, v: number, n: number, size: number, kind: number, r
 function fields(b: Uint8Array, p: number, end: number, table: Table, r: Uint8Array, ro: number): number {
   let bits = 0;
   while (p < end) {
-    if (p + 4 > end) return -1;
-    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
-    if (len < 4 || p + len > end) return -1;
+    const len = attrLen(b, p, end), type = attrType(b, p);
+    if (len < 0) return -1;
     const f = table[type];
     if (f === undefined) return -1;
     // a present bit of -1: padding, known and skipped
@@ -123,7 +130,7 @@ function fields(b: Uint8Array, p: number, end: number, table: Table, r: Uint8Arr
       if (!copy(b, p + 4, len - 4, f[1], f[2], r, ro + f[0])) return -1;
       bits |= f[3];
     }
-    p += (len + 3) & ~3;
+    p = after(p, len);
   }
   // unsigned: P_TS_STOP is the sign bit, and -1 means refused
   return bits >>> 0;
@@ -132,15 +139,14 @@ function fields(b: Uint8Array, p: number, end: number, table: Table, r: Uint8Arr
 function protoinfo(b: Uint8Array, p: number, end: number, r: Uint8Array, ro: number): number {
   let bits = 0;
   while (p < end) {
-    if (p + 4 > end) return -1;
-    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
-    if (len < 4 || p + len > end) return -1;
+    const len = attrLen(b, p, end), type = attrType(b, p);
+    if (len < 0) return -1;
     const table = type === 1 ? tcpTable : type === 2 ? dccpTable : type === 3 ? sctpTable : undefined;
     if (!table) return -1;
     const q = fields(b, p + 4, p + len, table, r, ro);
     if (q < 0) return -1;
     bits |= q | (type === 1 ? P.P_TCP : type === 2 ? P.P_DCCP : P.P_SCTP);
-    p += (len + 3) & ~3;
+    p = after(p, len);
   }
   return bits;
 }
@@ -149,28 +155,25 @@ function protoinfo(b: Uint8Array, p: number, end: number, r: Uint8Array, ro: num
 function tuple(b: Uint8Array, p: number, end: number, r: Uint8Array, t: number): boolean {
   let have = 0;
   while (p < end) {
-    if (p + 4 > end) return false;
-    const len = u16(b, p), type = u16(b, p + 2) & NLA_TYPE_MASK;
-    if (len < 4 || p + len > end) return false;
+    const len = attrLen(b, p, end), type = attrType(b, p);
+    if (len < 0) return false;
     const v = p + 4, vend = p + len, n = len - 4;
     if (type === 1) { // CTA_TUPLE_IP
       let q = v;
       while (q < vend) {
-        if (q + 4 > vend) return false;
-        const l = u16(b, q), ty = u16(b, q + 2) & NLA_TYPE_MASK;
-        if (l < 4 || q + l > vend) return false;
+        const l = attrLen(b, q, vend), ty = attrType(b, q);
+        if (l < 0) return false;
         const a = q + 4, v6 = ty === 3 || ty === 4;
         if (ty < 1 || ty > 4) return false;
         if (!copy(b, a, l - 4, v6 ? 16 : 4, FIXED, r, t + (ty === 1 || ty === 3 ? TU.src : TU.dst))) return false;
         have |= (ty === 1 || ty === 3 ? T.T_SRC : T.T_DST) | (v6 ? T.T_V6 : 0);
-        q += (l + 3) & ~3;
+        q = after(q, l);
       }
     } else if (type === 2) { // CTA_TUPLE_PROTO
       let q = v;
       while (q < vend) {
-        if (q + 4 > vend) return false;
-        const l = u16(b, q), ty = u16(b, q + 2) & NLA_TYPE_MASK;
-        if (l < 4 || q + l > vend) return false;
+        const l = attrLen(b, q, vend), ty = attrType(b, q);
+        if (l < 0) return false;
         const a = q + 4, pl = l - 4;
         switch (ty) {
           case 1: if (!copy(b, a, pl, 1, FIXED, r, t + TU.proto)) return false; have |= T.T_PROTO; break;
@@ -181,7 +184,7 @@ function tuple(b: Uint8Array, p: number, end: number, r: Uint8Array, t: number):
           case 6: case 9: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_code)) return false; break;
           default: return false;
         }
-        q += (l + 3) & ~3;
+        q = after(q, l);
       }
     } else if (type === 3) { // CTA_TUPLE_ZONE
       if (!copy(b, v, n, 2, FIXED, r, t + TU.zone)) return false;
@@ -189,7 +192,7 @@ function tuple(b: Uint8Array, p: number, end: number, r: Uint8Array, t: number):
     } else {
       return false;
     }
-    p += (len + 3) & ~3;
+    p = after(p, len);
   }
   r[t + TU.have] |= have;
   return true;
