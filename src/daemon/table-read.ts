@@ -7,7 +7,7 @@ import type { FlowFilter } from '../flow/filter.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
 import { decodeFlow } from '../kernel/ctnetlink.ts';
 import { netlinkToRecord } from '../kernel/ct-record.ts';
-import { LAYOUT, PRESENT as P, RECORD_SIZE } from '../kernel/bpf/ctsync.gen.ts';
+import { LAYOUT, PRESENT as P, TUPLE_HAVE as T, RECORD_SIZE } from '../kernel/bpf/ctsync.gen.ts';
 import { recordToMessage } from './record-message.ts';
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
@@ -29,6 +29,13 @@ const recView = new DataView(rec.buffer);
 const msg = new Uint8Array(MAX_MESSAGE_SIZE);
 const key = new Uint8Array(KEY_SIZE);
 
+/** The record's tuples are of the message's family (else the Flow path sorts it out). */
+function sameFamilies(): boolean {
+  const v6 = rec[R.family] === AF_INET6;
+  const reply = recView.getUint32(R.present, true) & P.P_REPLY;
+  return ((rec[R.orig + TU.have] & T.T_V6) !== 0) === v6 && (!reply || ((rec[R.reply + TU.have] & T.T_V6) !== 0) === v6);
+}
+
 export function readTable(ct: Conntrack, filter: FlowFilter, sink: TableSink): void {
   let bytes: Uint8Array = new Uint8Array(0);
   let bytesOf: ArrayBufferLike | undefined;
@@ -39,10 +46,10 @@ export function readTable(ct: Conntrack, filter: FlowFilter, sink: TableSink): v
       bytes = new Uint8Array(dv.buffer, dv.byteOffset);
     }
     const af = bytes[payload];
-    if (netlinkToRecord(bytes, payload + 4, end, af, rec, 0)) {
-      const present = recView.getUint32(R.present, true);
-      const replySrc = present & P.P_REPLY ? R.reply + TU.src : R.orig + TU.dst;
-      if (!filter.matchesBytes(rec[R.orig + TU.proto], af === AF_INET6, rec, R.orig + TU.src, R.orig + TU.dst, replySrc)) return;
+    if (netlinkToRecord(bytes, payload + 4, end, af, rec, 0) && sameFamilies()) {
+      const reply = recView.getUint32(R.present, true) & P.P_REPLY;
+      const v6 = (rec[R.orig + TU.have] & T.T_V6) !== 0;
+      if (!filter.matchesBytes(rec[R.orig + TU.proto], v6, rec, R.orig + TU.src, R.orig + TU.dst, reply ? R.reply + TU.src : R.orig + TU.dst)) return;
       const n = recordToMessage(recView, 0, msg, key);
       if (n >= 0) {
         sink.stored(key, msg, n);

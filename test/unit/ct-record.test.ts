@@ -19,6 +19,8 @@ import { writeFlowKey } from '../../src/cache/key.ts';
 import { KEY_SIZE } from '../../src/flow/key.ts';
 import { NETHDR_SIZE } from '../../src/sync/wire.ts';
 import { FlowFilter } from '../../src/flow/filter.ts';
+import { readTable } from '../../src/daemon/table-read.ts';
+import type { Conntrack } from '../../src/kernel/conntrack.ts';
 
 let seed = 0x3c6ef372;
 function rnd(n: number): number {
@@ -220,6 +222,27 @@ test('the filter on bytes is the filter on Flows', () => {
     });
   }
   assert.ok(agree > 4000 && kept > 500 && kept < agree - 500, `${agree} compared, ${kept} kept`);
+});
+
+test('readTable: what the filter drops goes nowhere, the rest as stored messages or Flows', () => {
+  const filter = FlowFilter.from({ ignoreAddresses: ['192.0.2.0/30'] });
+  const w = new NlWriter(4096);
+  const msgs: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) { kernelMessage(w); msgs.push(w.data().slice()); }
+  // a Conntrack whose dump is those messages, each in its own receive buffer
+  const ct = { dumpRaw(fn: (dv: DataView, payload: number, end: number) => void) {
+    for (const m of msgs) fn(new DataView(m.buffer), 16, m.length);
+  } } as unknown as Conntrack;
+  let steps = 0, stored = 0, flows = 0, kept = 0;
+  readTable(ct, filter, {
+    step: () => { steps++; },
+    stored: (key, msg, n) => { stored++; assert.ok(n > NETHDR_SIZE && key[0] !== 0); },
+    flow: (f) => { flows++; assert.ok(filter.matches(f)); },
+  });
+  for (const m of msgs) if (filter.matches(decodeFlow(new DataView(m.buffer), 20, m.length, m[16]))) kept++;
+  assert.is(steps, msgs.length);
+  assert.is(stored + flows, kept, 'every flow the filter keeps, once');
+  assert.ok(stored > 1500 && flows > 100 && kept < msgs.length - 100, `${stored} stored, ${flows} Flows, ${kept} of ${msgs.length} kept`);
 });
 
 test.run();
