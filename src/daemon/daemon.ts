@@ -475,9 +475,6 @@ export class Daemon implements SyncHost, EventSink {
     // commit guard (src/failover/guard.ts): until the commit is done, packets of flows that are
     // not in the kernel yet are dropped rather than reset
     const guarded = this.config.commitGuard && this.external.size > 0 && this.guard.install();
-    // events already queued go first: a stale DESTROY read after the resync would remove the
-    // entry the commit just made (the NEW that used to follow it is what the pause saves)
-    if (opt.resyncFollows) this.source.drain();
     const paused = opt.resyncFollows === true && this.source.newEvents?.(false) === true;
     try {
       this.logger.notice('committing all external caches');
@@ -503,7 +500,9 @@ export class Daemon implements SyncHost, EventSink {
       if (guarded) this.guard.remove('commit done', { standby: this.config.commitGuard && ['BACKUP', 'FAULT', 'STOP'].includes(this.failover.current ?? '') });
       this.commitRunning = false;
       if (paused) {
-        // the commit's own events (DESTROY of the entries it replaced) before the flush and resync
+        // everything queued now (the DESTROY of each entry the commit replaced, events that came
+        // meanwhile) is read before the flush and resync: read after them, a DESTROY would remove
+        // the entry the commit made, and the NEW that used to follow it is what the pause saves
         this.source.drain();
         // last: should rejoining fail, the commit step fails and the transition says so
         this.source.newEvents!(true);
