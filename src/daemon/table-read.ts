@@ -5,7 +5,7 @@
 import type { Flow } from '../flow/flow.ts';
 import type { FlowFilter } from '../flow/filter.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
-import { decodeFlow } from '../kernel/ctnetlink.ts';
+import { decodeFlow, AF_INET6 } from '../kernel/ctnetlink.ts';
 import { netlinkToRecord } from '../kernel/ct-record.ts';
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T, RECORD_SIZE } from '../kernel/bpf/ctsync.gen.ts';
 import { recordToMessage } from './record-message.ts';
@@ -13,7 +13,6 @@ import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
 
 const R = LAYOUT.ct_record, TU = LAYOUT.ct_tuple;
-const AF_INET6 = 10;
 
 export interface TableSink {
   /** every conntrack read, taken or filtered (progress) */

@@ -6,18 +6,11 @@
 // does not expect, nesting deeper than two) is refused, and the caller decodes a Flow instead.
 // test/unit/ct-record.test.ts checks the result against the Flow path on generated flows.
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T, RECORD_SIZE } from './bpf/ctsync.gen.ts';
+import { NLA_TYPE_MASK } from './nlmsg.ts';
+import { CTA, CTA_TUPLE, CTA_IP, CTA_PROTO, CTA_PROTOINFO } from './ctnetlink.ts';
 
 const R = LAYOUT.ct_record;
 const TU = LAYOUT.ct_tuple;
-const NLA_TYPE_MASK = 0x3fff;
-
-// CTA_* (linux/netfilter/nfnetlink_conntrack.h)
-const TOP = {
-  TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, TIMEOUT: 7, MARK: 8,
-  COUNTERS_ORIG: 9, COUNTERS_REPLY: 10, USE: 11, ID: 12, TUPLE_MASTER: 14, SEQ_ADJ_ORIG: 15,
-  SEQ_ADJ_REPLY: 16, SECMARK: 17, ZONE: 18, SECCTX: 19, TIMESTAMP: 20, LABELS: 22, SYNPROXY: 24,
-  TIMESTAMP_EVENT: 27,
-} as const;
 
 /** Field kinds, as in the BPF program's table: exact size, at most, at least (first n bytes kept). */
 const FIXED = 0, UPTO = 1, HEAD = 2;
@@ -70,31 +63,31 @@ export function netlinkToRecord(b: Uint8Array, start: number, end: number, af: n
     const v = p + 4, n = len - 4;
     let bit = 0;
     switch (type) {
-      case TOP.TUPLE_ORIG: if (!tuple(b, v, v + n, r, ro + R.orig)) return false; bit = P.P_ORIG; break;
-      case TOP.TUPLE_REPLY: if (!tuple(b, v, v + n, r, ro + R.reply)) return false; bit = P.P_REPLY; break;
-      case TOP.TUPLE_MASTER: if (!tuple(b, v, v + n, r, ro + R.master)) return false; bit = P.P_MASTER; break;
-      case TOP.STATUS: if (!copy(b, v, n, 4, FIXED, r, ro + R.status)) return false; bit = P.P_STATUS; break;
-      case TOP.TIMEOUT: if (!copy(b, v, n, 4, FIXED, r, ro + R.timeout)) return false; bit = P.P_TIMEOUT; break;
-      case TOP.MARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.mark)) return false; bit = P.P_MARK; break;
-      case TOP.ZONE: if (!copy(b, v, n, 2, FIXED, r, ro + R.zone)) return false; bit = P.P_ZONE; break;
-      case TOP.ID: if (!copy(b, v, n, 4, FIXED, r, ro + R.id)) return false; bit = P.P_ID; break;
-      case TOP.USE: if (!copy(b, v, n, 4, FIXED, r, ro + R.use)) return false; bit = P.P_USE; break;
-      case TOP.SECMARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.secmark)) return false; bit = P.P_SECMARK; break;
-      case TOP.LABELS: if (!copy(b, v, n, 16, UPTO, r, ro + R.labels)) return false; bit = P.P_LABELS; break;
-      case TOP.SECCTX: case TOP.TIMESTAMP_EVENT: break;
-      case TOP.PROTOINFO: {
+      case CTA.TUPLE_ORIG: if (!tuple(b, v, v + n, r, ro + R.orig)) return false; bit = P.P_ORIG; break;
+      case CTA.TUPLE_REPLY: if (!tuple(b, v, v + n, r, ro + R.reply)) return false; bit = P.P_REPLY; break;
+      case CTA.TUPLE_MASTER: if (!tuple(b, v, v + n, r, ro + R.master)) return false; bit = P.P_MASTER; break;
+      case CTA.STATUS: if (!copy(b, v, n, 4, FIXED, r, ro + R.status)) return false; bit = P.P_STATUS; break;
+      case CTA.TIMEOUT: if (!copy(b, v, n, 4, FIXED, r, ro + R.timeout)) return false; bit = P.P_TIMEOUT; break;
+      case CTA.MARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.mark)) return false; bit = P.P_MARK; break;
+      case CTA.ZONE: if (!copy(b, v, n, 2, FIXED, r, ro + R.zone)) return false; bit = P.P_ZONE; break;
+      case CTA.ID: if (!copy(b, v, n, 4, FIXED, r, ro + R.id)) return false; bit = P.P_ID; break;
+      case CTA.USE: if (!copy(b, v, n, 4, FIXED, r, ro + R.use)) return false; bit = P.P_USE; break;
+      case CTA.SECMARK: if (!copy(b, v, n, 4, FIXED, r, ro + R.secmark)) return false; bit = P.P_SECMARK; break;
+      case CTA.LABELS: if (!copy(b, v, n, 16, UPTO, r, ro + R.labels)) return false; bit = P.P_LABELS; break;
+      case CTA.SECCTX: case CTA.TIMESTAMP_EVENT: break;
+      case CTA.PROTOINFO: {
         const q = protoinfo(b, v, v + n, r, ro);
         if (q < 0) return false;
         present |= q;
         break;
       }
-      case TOP.HELP: { const q = fields(b, v, v + n, helpTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_HELPER; break; }
-      case TOP.SEQ_ADJ_ORIG: if (fields(b, v, v + n, TABLES.seqOrig, r, ro) < 0) return false; bit = P.P_SEQADJ_ORIG; break;
-      case TOP.SEQ_ADJ_REPLY: if (fields(b, v, v + n, TABLES.seqReply, r, ro) < 0) return false; bit = P.P_SEQADJ_REPLY; break;
-      case TOP.COUNTERS_ORIG: if (fields(b, v, v + n, TABLES.cntOrig, r, ro) < 0) return false; bit = P.P_COUNTERS_ORIG; break;
-      case TOP.COUNTERS_REPLY: if (fields(b, v, v + n, TABLES.cntReply, r, ro) < 0) return false; bit = P.P_COUNTERS_REPLY; break;
-      case TOP.TIMESTAMP: { const q = fields(b, v, v + n, tstampTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_TIMESTAMP; break; }
-      case TOP.SYNPROXY: if (fields(b, v, v + n, synproxyTable, r, ro) < 0) return false; bit = P.P_SYNPROXY; break;
+      case CTA.HELP: { const q = fields(b, v, v + n, helpTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_HELPER; break; }
+      case CTA.SEQ_ADJ_ORIG: if (fields(b, v, v + n, TABLES.seqOrig, r, ro) < 0) return false; bit = P.P_SEQADJ_ORIG; break;
+      case CTA.SEQ_ADJ_REPLY: if (fields(b, v, v + n, TABLES.seqReply, r, ro) < 0) return false; bit = P.P_SEQADJ_REPLY; break;
+      case CTA.COUNTERS_ORIG: if (fields(b, v, v + n, TABLES.cntOrig, r, ro) < 0) return false; bit = P.P_COUNTERS_ORIG; break;
+      case CTA.COUNTERS_REPLY: if (fields(b, v, v + n, TABLES.cntReply, r, ro) < 0) return false; bit = P.P_COUNTERS_REPLY; break;
+      case CTA.TIMESTAMP: { const q = fields(b, v, v + n, tstampTable, r, ro); if (q < 0) return false; present |= q; bit = P.P_TIMESTAMP; break; }
+      case CTA.SYNPROXY: if (fields(b, v, v + n, synproxyTable, r, ro) < 0) return false; bit = P.P_SYNPROXY; break;
       default: return false;
     }
     present |= bit;
@@ -141,11 +134,11 @@ function protoinfo(b: Uint8Array, p: number, end: number, r: Uint8Array, ro: num
   while (p < end) {
     const len = attrLen(b, p, end), type = attrType(b, p);
     if (len < 0) return -1;
-    const table = type === 1 ? tcpTable : type === 2 ? dccpTable : type === 3 ? sctpTable : undefined;
+    const table = type === CTA_PROTOINFO.TCP ? tcpTable : type === CTA_PROTOINFO.DCCP ? dccpTable : type === CTA_PROTOINFO.SCTP ? sctpTable : undefined;
     if (!table) return -1;
     const q = fields(b, p + 4, p + len, table, r, ro);
     if (q < 0) return -1;
-    bits |= q | (type === 1 ? P.P_TCP : type === 2 ? P.P_DCCP : P.P_SCTP);
+    bits |= q | (type === CTA_PROTOINFO.TCP ? P.P_TCP : type === CTA_PROTOINFO.DCCP ? P.P_DCCP : P.P_SCTP);
     p = after(p, len);
   }
   return bits;
@@ -158,35 +151,35 @@ function tuple(b: Uint8Array, p: number, end: number, r: Uint8Array, t: number):
     const len = attrLen(b, p, end), type = attrType(b, p);
     if (len < 0) return false;
     const v = p + 4, vend = p + len, n = len - 4;
-    if (type === 1) { // CTA_TUPLE_IP
+    if (type === CTA_TUPLE.IP) {
       let q = v;
       while (q < vend) {
         const l = attrLen(b, q, vend), ty = attrType(b, q);
         if (l < 0) return false;
-        const a = q + 4, v6 = ty === 3 || ty === 4;
-        if (ty < 1 || ty > 4) return false;
-        if (!copy(b, a, l - 4, v6 ? 16 : 4, FIXED, r, t + (ty === 1 || ty === 3 ? TU.src : TU.dst))) return false;
-        have |= (ty === 1 || ty === 3 ? T.T_SRC : T.T_DST) | (v6 ? T.T_V6 : 0);
+        if (ty < CTA_IP.V4_SRC || ty > CTA_IP.V6_DST) return false;
+        const v6 = ty === CTA_IP.V6_SRC || ty === CTA_IP.V6_DST, src = ty === CTA_IP.V4_SRC || ty === CTA_IP.V6_SRC;
+        if (!copy(b, q + 4, l - 4, v6 ? 16 : 4, FIXED, r, t + (src ? TU.src : TU.dst))) return false;
+        have |= (src ? T.T_SRC : T.T_DST) | (v6 ? T.T_V6 : 0);
         q = after(q, l);
       }
-    } else if (type === 2) { // CTA_TUPLE_PROTO
+    } else if (type === CTA_TUPLE.PROTO) {
       let q = v;
       while (q < vend) {
         const l = attrLen(b, q, vend), ty = attrType(b, q);
         if (l < 0) return false;
         const a = q + 4, pl = l - 4;
         switch (ty) {
-          case 1: if (!copy(b, a, pl, 1, FIXED, r, t + TU.proto)) return false; have |= T.T_PROTO; break;
-          case 2: if (!copy(b, a, pl, 2, FIXED, r, t + TU.sport)) return false; have |= T.T_SPORT; break;
-          case 3: if (!copy(b, a, pl, 2, FIXED, r, t + TU.dport)) return false; have |= T.T_DPORT; break;
-          case 4: case 7: if (!copy(b, a, pl, 2, FIXED, r, t + TU.icmp_id)) return false; break;
-          case 5: case 8: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_type)) return false; have |= T.T_ICMP; break;
-          case 6: case 9: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_code)) return false; break;
+          case CTA_PROTO.NUM: if (!copy(b, a, pl, 1, FIXED, r, t + TU.proto)) return false; have |= T.T_PROTO; break;
+          case CTA_PROTO.SRC_PORT: if (!copy(b, a, pl, 2, FIXED, r, t + TU.sport)) return false; have |= T.T_SPORT; break;
+          case CTA_PROTO.DST_PORT: if (!copy(b, a, pl, 2, FIXED, r, t + TU.dport)) return false; have |= T.T_DPORT; break;
+          case CTA_PROTO.ICMP_ID: case CTA_PROTO.ICMPV6_ID: if (!copy(b, a, pl, 2, FIXED, r, t + TU.icmp_id)) return false; break;
+          case CTA_PROTO.ICMP_TYPE: case CTA_PROTO.ICMPV6_TYPE: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_type)) return false; have |= T.T_ICMP; break;
+          case CTA_PROTO.ICMP_CODE: case CTA_PROTO.ICMPV6_CODE: if (!copy(b, a, pl, 1, FIXED, r, t + TU.icmp_code)) return false; break;
           default: return false;
         }
         q = after(q, l);
       }
-    } else if (type === 3) { // CTA_TUPLE_ZONE
+    } else if (type === CTA_TUPLE.ZONE) {
       if (!copy(b, v, n, 2, FIXED, r, t + TU.zone)) return false;
       have |= T.T_ZONE;
     } else {
