@@ -113,11 +113,12 @@ const STORED_CHUNK = 1024;
 /**
  * The cache's stored messages straight into create requests (commit-wire.ts), a batch per sendto,
  * the event loop served between batches (the daemon's own events, the peer's messages). The kernel
- * handles ctnetlink creates one at a time (under the nfnetlink mutex), so batches go out one after
- * the other, from the daemon's own (real-time) thread. Then, as Flows: the masters the fast
- * writer leaves alone (rarer attributes), the batches' clashes with existing entries (EEXIST:
- * replaced, delete then create, as conntrackd does), and last the related flows (which the fast
- * writer always leaves alone), since their master must be in the kernel first.
+ * handles ctnetlink creates one at a time (under the nfnetlink mutex, so two sockets would gain
+ * nothing), inside sendto: each batch goes out from a worker thread while this one writes the
+ * next, and the JavaScript costs no time of its own. Then, as Flows: the masters the fast writer
+ * leaves alone (rarer attributes), the batches' clashes with existing entries (EEXIST: replaced,
+ * delete then create, as conntrackd does), and last the related flows (which the fast writer
+ * always leaves alone), since their master must be in the kernel first.
  */
 async function commitStored(
   ct: Conntrack, cache: Cache<'ct'>, opt: CommitOptions, now: number, t0: number,
@@ -125,7 +126,8 @@ async function commitStored(
 ): Promise<void> {
   const ids = cache.liveIds();
   const total = ids.length;
-  const w = new NlWriter(256 * 1024);
+  // one batch in the kernel, the next being written
+  const writers = [new NlWriter(256 * 1024), new NlWriter(256 * 1024)];
   const timeoutOf = (id: number, t: number) => {
     if (opt.commitTimeout > 0) return opt.commitTimeout;
     if (t < 0) return FALLBACK_TIMEOUT * 3;
@@ -140,37 +142,46 @@ async function commitStored(
   };
   const rare: number[] = [];
   const clash: number[] = [];
-  for (let i = 0; i < total; i += STORED_CHUNK) {
-    w.reset();
-    const end = Math.min(total, i + STORED_CHUNK);
-    const n = end - i;
-    const base = ct.reserveSeq(n);
-    let written = 0;
-    for (let j = i; j < end; j++) {
-      const id = ids[j];
-      // messages received between batches may have removed it (or put another flow there)
-      if (!cache.isLive(id)) continue;
-      cur = id;
-      if (writeCreateFromWire(w, cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id), timeoutOfCur, (base + (j - i)) >>> 0)) written++;
-      else rare.push(id);
-    }
-    if (written > 0) {
-      const c0 = performance.now();
-      const failed = ct.sendBatch(w.data(), base, n);
-      opt.chunkDone?.(written, (performance.now() - c0) / 1000);
-      for (const [idx, errno] of failed) {
-        if (errno === E.EEXIST) clash.push(ids[i + idx]);
-        else {
-          res.failed++;
-          count(errno);
-        }
+  const send = async (w: NlWriter, first: number, base: number, n: number, written: number) => {
+    const c0 = performance.now();
+    const failed = await ct.sendBatchAsync(w.data(), base, n);
+    opt.chunkDone?.(written, (performance.now() - c0) / 1000);
+    for (const [idx, errno] of failed) {
+      if (errno === E.EEXIST) clash.push(ids[first + idx]);
+      else {
+        res.failed++;
+        count(errno);
       }
-      res.committed += written - failed.size;
     }
-    if (end < total) {
-      report(opt, t0, end, total);
-      await turn();
+    res.committed += written - failed.size;
+  };
+  let inKernel: Promise<void> | undefined;
+  try {
+    for (let i = 0, k = 0; i < total; i += STORED_CHUNK, k++) {
+      const w = writers[k & 1];
+      w.reset();
+      const end = Math.min(total, i + STORED_CHUNK);
+      const n = end - i;
+      const base = ct.reserveSeq(n);
+      let written = 0;
+      for (let j = i; j < end; j++) {
+        const id = ids[j];
+        // messages received between batches may have removed it (or put another flow there)
+        if (!cache.isLive(id)) continue;
+        cur = id;
+        if (writeCreateFromWire(w, cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id), timeoutOfCur, (base + (j - i)) >>> 0)) written++;
+        else rare.push(id);
+      }
+      if (inKernel) await inKernel;
+      inKernel = written > 0 ? send(w, i, base, n, written) : undefined;
+      if (end < total) {
+        report(opt, t0, end, total);
+        await turn();
+      }
     }
+  } finally {
+    // never leave a batch in the kernel unawaited, whatever went wrong in this thread
+    if (inKernel) await inKernel;
   }
   const live = (list: number[]) => list.filter((id) => cache.isLive(id)).map(asFlow);
   const flows = live(rare);

@@ -192,6 +192,14 @@ export class Conntrack {
     return failed;
   }
 
+  /** sendBatch() with the kernel's work on a worker thread; `data` stays untouched until it settles. */
+  async sendBatchAsync(data: Uint8Array, base: number, count: number): Promise<Map<number, number>> {
+    await this.sock.sendAsync(data);
+    const failed = new Map<number, number>();
+    this.collectErrors(base, 0, count, failed);
+    return failed;
+  }
+
   /** Creates conntracks; existing ones fail with EEXIST unless `replace` (then: delete, create). */
   create(flows: readonly Flow[], opt: { replace?: boolean; liberal?: boolean } = {}): BatchResult {
     const enc: EncodeOptions = { create: true, liberal: opt.liberal };

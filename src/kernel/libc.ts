@@ -36,6 +36,15 @@ export const libc = {
   strerror: lib.func('const char *strerror(int errnum)') as (e: number) => string,
 };
 
+type AsyncSendto = (
+  fd: number, buf: Buf, len: number, flags: number, addr: Buf | null, alen: number, cb: (err: unknown, r: number) => void,
+) => void;
+/**
+ * sendto(2) on one of koffi's worker threads, the result to `cb` on this one. The buffer must stay
+ * untouched until then. errno is the worker thread's, lost here: on -1 the caller asks again.
+ */
+export const sendtoAsync: AsyncSendto = (...args) => (libc.sendto as unknown as { async: AsyncSendto }).async(...args);
+
 export function errno(): number {
   return koffi.errno();
 }
@@ -97,7 +106,7 @@ export class SysError extends Error {
 export const E = {
   EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16,
   EEXIST: 17, EINVAL: 22, ENOSPC: 28, EOPNOTSUPP: 95, ENOBUFS: 105, ETIME: 62, ENOTSUP: 95,
-  EAFNOSUPPORT: 97, EPROTONOSUPPORT: 93,
+  EAFNOSUPPORT: 97, EPROTONOSUPPORT: 93, EMSGSIZE: 90,
 } as const;
 const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(E).map(([k, v]) => [v, k]));
 export function errnoName(n: number): string { return ERRNO_NAMES[n] ?? `errno ${n}`; }

@@ -1,5 +1,5 @@
 // An AF_NETLINK socket over libc: non-blocking, one reused receive buffer, many messages per sendto.
-import { libc, errno, E, SysError, check } from './libc.ts';
+import { libc, sendtoAsync, errno, E, SysError, check } from './libc.ts';
 import { watchReadable, type Watch } from './runtime.ts';
 
 const AF_NETLINK = 16;
@@ -80,6 +80,25 @@ export class NetlinkSocket {
       const e = errno();
       if (e !== E.EINTR) throw new SysError('sendto(netlink)', e);
     }
+  }
+
+  /**
+   * send() from a worker thread: a netlink request is handled inside sendto, so the kernel's work
+   * overlaps what this thread does meanwhile. `data` must stay untouched until the promise settles.
+   */
+  sendAsync(data: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      sendtoAsync(this.fd, data, data.length, 0, KERNEL_ADDR, 12, (err, r) => {
+        if (!err && r >= 0) return resolve();
+        // the worker's errno is not readable here: this thread sends again and reports its own
+        try {
+          this.send(data);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   }
 
   /**

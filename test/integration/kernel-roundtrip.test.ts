@@ -7,6 +7,9 @@ import { TRACK_ALL } from '../lab/topology.ts';
 import { parseConntrackList, type CliFlow } from '../lab/conntrack-text.ts';
 import { type Flow, STATUS, TCP_STATES, tupleEqual } from '../../src/flow/flow.ts';
 import type { Netns } from '../lab/netns.ts';
+import { NlWriter, NLM_F } from '../../src/kernel/nlmsg.ts';
+import { SUBSYS_CT, CT_MSG, familyToAf, encodeFlow } from '../../src/kernel/ctnetlink.ts';
+import { E, SysError } from '../../src/kernel/libc.ts';
 
 const A = { tcp: 6, udp: 17, icmp: 1 };
 
@@ -141,6 +144,37 @@ test('get, update, delete and a selective flush', async () => {
       const left = ct.dump();
       assert.is(left.length, 3);
       assert.ok(left.every((f) => f.family === 4));
+    } finally {
+      await ct.close();
+    }
+  });
+});
+
+test('a batch sent from a worker thread: entries created, failures by index, a closed socket rejects', async () => {
+  await withLab('rt', async (lab) => {
+    const ns = await lab.netns('fw');
+    await ns.nft(TRACK_ALL);
+    const ct = ns.conntrack();
+    try {
+      assert.is(ct.create([FLOWS[1]]).failed.size, 0);
+      const w = new NlWriter(64 * 1024);
+      const base = ct.reserveSeq(FLOWS.length);
+      FLOWS.forEach((f, i) => {
+        w.begin((SUBSYS_CT << 8) | CT_MSG.NEW, NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL, base + i, familyToAf(f.family));
+        encodeFlow(w, f, { create: true });
+        w.end();
+      });
+      const failed = await ct.sendBatchAsync(w.data(), base, FLOWS.length);
+      assert.equal([...failed], [[1, E.EEXIST]], 'the entry that was there already: EEXIST at its index');
+      assert.is(ct.dump().length, FLOWS.length);
+      // larger than the socket's send buffer: refused by sendto itself, on the worker and again here
+      try {
+        await ct.sendBatchAsync(new Uint8Array(4 << 20), base, 1);
+        assert.unreachable('an oversized send went out');
+      } catch (e) {
+        assert.instance(e, SysError);
+        assert.is((e as SysError).errno, E.EMSGSIZE);
+      }
     } finally {
       await ct.close();
     }

@@ -41,6 +41,7 @@ function recordingKernel(exists: Set<number>) {
       batches.push(got);
       return failed;
     },
+    async sendBatchAsync(data: Uint8Array, base: number) { return ct.sendBatch(data, base); },
     create(flows: Flow[], opt: { replace?: boolean }) {
       creates.push({ sports: flows.map((f) => f.orig.sport!), replace: opt.replace });
       return { ok: flows.length, failed: new Map<number, number>() };
@@ -89,6 +90,33 @@ test('a commit timeout replaces the received one; an entry removed meanwhile is 
   assert.is(sent.length, 1999);
   assert.not.ok(sent.some((x) => x.sport === 11500));
   assert.is(r.committed, 1999);
+});
+
+test('each batch stays untouched while the kernel has it; the next one is written meanwhile', async () => {
+  const cache = new Cache('external', 'ct', 1 << 16);
+  const b = new Uint8Array(1024);
+  const N = 5000;
+  for (let i = 0; i < N; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  const k = recordingKernel(new Set());
+  let inFlight = 0, most = 0, rewritten = 0, sent = 0;
+  // a kernel that takes its time: the batch is read only when the "sendto" ends, on a later timer
+  (k.ct as unknown as { sendBatchAsync: unknown }).sendBatchAsync = (data: Uint8Array, base: number) => {
+    const copy = data.slice();
+    inFlight++;
+    most = Math.max(most, inFlight);
+    return new Promise((resolve) => setTimeout(() => {
+      if (data.length !== copy.length || data.some((x, i) => x !== copy[i])) rewritten++;
+      inFlight--;
+      sent++;
+      resolve(k.ct.sendBatch(data, base, 0));
+    }, 2));
+  };
+  const r = await commit(k.ct, cache, [], { commitTimeout: 0 });
+  assert.is(rewritten, 0, 'a batch changed while in the kernel');
+  assert.is(most, 1, 'one batch in the kernel at a time');
+  assert.ok(sent >= 4, `${sent} batches`);
+  assert.is(k.batches.flat().length, N);
+  assert.is(r.committed, N);
 });
 
 test.run();
