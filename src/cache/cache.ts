@@ -204,6 +204,16 @@ export class Cache<K extends Kind> {
   /** since / lastUpdate of each id (ms) */
   private since = new Float64Array(0);
   private updated = new Float64Array(0);
+  /**
+   * internal cache: the kernel's id (CTA_ID) of the conntrack each entry mirrors, 0 when not known.
+   * The kernel sends a DESTROY it could not deliver to a reliable listener again later (and to every
+   * listener), by which time the tuple may belong to a new conntrack: the ids tell the two apart.
+   * Two live conntracks never share an id (it hashes the object's address, and the old one lives
+   * until its DESTROY is delivered).
+   */
+  private kids = new Uint32Array(0);
+  /** DESTROY events left alone because they were about an earlier conntrack (late ones) */
+  lateDestroys = 0;
 
   constructor(readonly name: string, readonly kind: K, public limit = Infinity, private readonly now: () => number = Date.now, opts: CacheOptions = {}) {
     this.compact = kind === 'ct' && (opts.compact ?? name === 'external');
@@ -280,6 +290,7 @@ export class Cache<K extends Kind> {
     this.growMeta();
     this.since[id] = now;
     this.updated[id] = now;
+    this.kids[id] = 0;
   }
   /** ms when id entered the cache */
   sinceOf(id: number): number { return this.since[id]; }
@@ -291,7 +302,29 @@ export class Cache<K extends Kind> {
     if (this.since.length >= cap) return;
     const s = new Float64Array(cap); s.set(this.since); this.since = s;
     const u = new Float64Array(cap); u.set(this.updated); this.updated = u;
+    const k = new Uint32Array(cap); k.set(this.kids); this.kids = k;
   }
+
+  /** The kernel's conntrack `kid` (0: unknown, nothing changes) is what the entry now mirrors. */
+  noteKernelId(e: Entry<'ct'> | undefined, kid: number): void {
+    if (e !== undefined && e.id >= 0 && kid !== 0) this.kids[e.id] = kid;
+  }
+
+  /**
+   * A DESTROY of the kernel's conntrack `kid` for id's key is about an earlier conntrack than the
+   * one the entry mirrors (a late DESTROY): it must leave the entry alone. Counted.
+   */
+  private late(id: number, kid: number): boolean {
+    if (kid === 0 || this.kids[id] === 0 || this.kids[id] === kid) return false;
+    this.lateDestroys++;
+    return true;
+  }
+
+  private withKernelId(e: Entry<K> | undefined, f: Flow): Entry<K> | undefined {
+    if (f.id !== undefined) this.noteKernelId(e as Entry<'ct'> | undefined, f.id);
+    return e;
+  }
+
 
   /** A new id for the key in scratchKey (hash h), with f stored; undefined when the cache is full. */
   private insertFlow(f: Flow, h: number): Entry<K> | number | undefined {
@@ -440,7 +473,7 @@ export class Cache<K extends Kind> {
    * upsert() for a conntrack given as its key (key[0..40)) and stored message (msg[0..n)), as
    * src/daemon/record-message.ts makes them from a kernel record (internal cache).
    */
-  upsertMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean, now = this.now()): Entry<'ct'> | undefined {
+  upsertMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean, now = this.now(), kid = 0): Entry<'ct'> | undefined {
     const s = this.slab!;
     const h = hashKey(key, 0);
     let id = s.find(key, 0, h);
@@ -475,18 +508,19 @@ export class Cache<K extends Kind> {
       this.updated[id] = now;
     }
     s.setMessage(id, msg, 0, n);
+    if (kid !== 0) this.kids[id] = kid;
     return e;
   }
 
   /** kill() for a conntrack given as key and message (internal cache). */
-  killMessage(key: Uint8Array, msg: Uint8Array, n: number): Entry<'ct'> | undefined {
+  killMessage(key: Uint8Array, msg: Uint8Array, n: number, kid = 0): Entry<'ct'> | undefined {
     const s = this.slab!;
     const id = s.find(key, 0, hashKey(key, 0));
     if (id < 0) {
       this.counters.deleteNotFound++;
       return undefined;
     }
-    if (this.stateOf(id) === ObjState.DEAD) return undefined;
+    if (this.stateOf(id) === ObjState.DEAD || this.late(id, kid)) return undefined;
     this.setState(id, ObjState.DEAD);
     const e = this.objectOf(id);
     e.clearFlow();
@@ -497,13 +531,14 @@ export class Cache<K extends Kind> {
   }
 
   /** remove() for a conntrack given as key (internal cache). */
-  removeKey(key: Uint8Array): boolean {
+  removeKey(key: Uint8Array, kid = 0): boolean {
     const id = this.slab!.find(key, 0, hashKey(key, 0));
     if (id < 0) {
       this.counters.deleteNotFound++;
       this.counters.destroyFailed++;
       return false;
     }
+    if (this.late(id, kid)) return false;
     const dead = this.stateOf(id) === ObjState.DEAD;
     this.dropId(id);
     if (!dead) {
@@ -568,9 +603,10 @@ export class Cache<K extends Kind> {
       if (!writeFlowKey(d as Flow, scratchKey, 0)) return this.unparsable();
       const h = hashKey(scratchKey, 0);
       const id = this.slab.find(scratchKey, 0, h);
-      if (id < 0) return this.asEntry(this.insertFlow(d as Flow, h));
+      if (id < 0) return this.withKernelId(this.asEntry(this.insertFlow(d as Flow, h)), d as Flow);
       if (this.compact) return this.upsertCompact(id, d as Flow, isNew);
       e = this.objectOf(id) as unknown as Entry<K>;
+      this.withKernelId(e, d as Flow);
     } else {
       const key = this.keyOf(d);
       e = this.map.get(key);
@@ -669,11 +705,14 @@ export class Cache<K extends Kind> {
     return e;
   }
 
-  /** Marks an object DEAD (internal cache, waiting for its DEL to be sent or acknowledged). */
-  kill(d: Data<K>): Entry<K> | undefined {
+  /**
+   * Marks an object DEAD (internal cache, waiting for its DEL to be sent or acknowledged); `kid` as
+   * for remove().
+   */
+  kill(d: Data<K>, kid = 0): Entry<K> | undefined {
     if (this.slab) {
       const id = this.findFlow(d as Flow);
-      if (id < 0 || this.stateOf(id) === ObjState.DEAD) {
+      if (id < 0 || this.stateOf(id) === ObjState.DEAD || this.late(id, kid)) {
         if (id < 0) this.counters.deleteNotFound++;
         return undefined;
       }
@@ -701,8 +740,11 @@ export class Cache<K extends Kind> {
     return e;
   }
 
-  /** Removes an object for good: a received CT_DEL, or a DEAD object whose DEL went through. */
-  remove(d: Data<K>): boolean {
+  /**
+   * Removes an object for good: a received CT_DEL, or a DEAD object whose DEL went through (a
+   * kernel event's conntrack id `kid`, when given, must be the entry's: see late()).
+   */
+  remove(d: Data<K>, kid = 0): boolean {
     let dead: boolean;
     if (this.slab) {
       const id = this.findFlow(d as Flow);
@@ -711,6 +753,7 @@ export class Cache<K extends Kind> {
         this.counters.destroyFailed++;
         return false;
       }
+      if (this.late(id, kid)) return false;
       dead = this.stateOf(id) === ObjState.DEAD;
       this.dropId(id);
     } else {

@@ -217,6 +217,11 @@ export interface EventStats {
   expect: EventCounts;
   /** events the daemon's own kernel requests caused (commit, inject, flush), included above */
   own: number;
+  /**
+   * DESTROY events of an earlier conntrack than the one the internal cache's entry mirrors (the
+   * kernel redelivers a DESTROY a reliable listener missed, after the tuple came back), left alone
+   */
+  lateDestroy?: number;
 }
 
 /** Replication messages: ctsync's counters beyond `-s network` (src/sync SyncStats). */

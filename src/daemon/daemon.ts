@@ -21,7 +21,7 @@ import { authFor, type Authenticator } from '../sync/auth.ts';
 import { Reconciler } from './reconcile.ts';
 import { Logger } from './log.ts';
 import { Probes } from '../metrics/probe.ts';
-import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto } from './record-message.ts';
+import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto, recordKernelId } from './record-message.ts';
 import { readTable } from './table-read.ts';
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
@@ -229,7 +229,7 @@ export class Daemon implements SyncHost, EventSink {
     const add = (e: Entry | undefined) => { if (e) { this.mode.enqueue(e); n++; } };
     readTable(this.dumpCt, this.filter, {
       step: () => meter.step(),
-      stored: (key, msg, len) => add(this.internal.upsertMessage(key, msg, len, true)),
+      stored: (key, msg, len, kid) => add(this.internal.upsertMessage(key, msg, len, true, undefined, kid)),
       flow: (f) => add(this.internal.upsert(f, true)),
     });
     if (this.expectSync) {
@@ -257,13 +257,13 @@ export class Daemon implements SyncHost, EventSink {
       if (origin === this.commitCt.portid) {
         // our own commit: the kernel now holds it, the peer already has it
         this.counters.eventsOwn++;
-        if (ev.type === EV.DESTROY) this.internal.remove(ev.flow);
+        if (ev.type === EV.DESTROY) this.internal.remove(ev.flow, ev.flow.id);
         else this.internal.upsert(ev.flow, ev.type === EV.NEW);
         return;
       }
       if (origin === this.flushCt.portid) {
         this.counters.eventsOwn++;
-        this.internal.remove(ev.flow);
+        this.internal.remove(ev.flow, ev.flow.id);
         return;
       }
     }
@@ -271,7 +271,7 @@ export class Daemon implements SyncHost, EventSink {
     if (ev.type === EV.DESTROY) {
       if (f.countersOrig) { this.counters.trafficBytes += f.countersOrig.bytes; this.counters.trafficPackets += f.countersOrig.packets; }
       if (f.countersReply) { this.counters.trafficBytes += f.countersReply.bytes; this.counters.trafficPackets += f.countersReply.packets; }
-      const e = this.internal.kill(f);
+      const e = this.internal.kill(f, f.id);
       if (e) this.enqueueLocal(e, ev.kernelNs);
     } else {
       const e = this.internal.upsert(f, ev.type === EV.NEW);
@@ -296,24 +296,25 @@ export class Daemon implements SyncHost, EventSink {
     const kns = recordKernelNs(dv, off);
     if (this.readNs < 0) { this.readNs = monotonicNsFast(); this.readMs = Date.now(); }
     this.latency.kernelToRead.add((this.readNs - kns) / 1000, this.readMs);
+    const kid = recordKernelId(dv, off);
     const origin = recordOrigin(dv, off);
     if (origin !== 0) {
       if (origin === this.injectCt.portid) { this.counters.eventsOwn++; return true; }
       if (origin === this.commitCt.portid) {
         this.counters.eventsOwn++;
-        if (type === EV.DESTROY) this.internal.removeKey(this.recKey);
-        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
+        if (type === EV.DESTROY) this.internal.removeKey(this.recKey, kid);
+        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs, kid);
         return true;
       }
       if (origin === this.flushCt.portid) {
         this.counters.eventsOwn++;
-        this.internal.removeKey(this.recKey);
+        this.internal.removeKey(this.recKey, kid);
         return true;
       }
     }
     const e = type === EV.DESTROY
-      ? this.internal.killMessage(this.recKey, this.recMsg, n)
-      : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs);
+      ? this.internal.killMessage(this.recKey, this.recMsg, n, kid)
+      : this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs, kid);
     if (e) this.enqueueLocal(e, kns);
     return true;
   }
@@ -376,7 +377,11 @@ export class Daemon implements SyncHost, EventSink {
       const old = this.internal.get(f);
       const key = this.internal.keyOf(f);
       seen.add(key);
-      if (old && old.state !== ObjState.DEAD && sameState(old.data, f)) { old.data = f; return; }
+      if (old && old.state !== ObjState.DEAD && sameState(old.data, f)) {
+        old.data = f;
+        this.internal.noteKernelId(old, f.id ?? 0);
+        return;
+      }
       const e = this.internal.upsert(f, !old);
       if (e) { this.mode.enqueue(e); changed++; }
     });
@@ -541,7 +546,7 @@ export class Daemon implements SyncHost, EventSink {
     const meter = this.meter('resync', progress);
     readTable(this.dumpCt, this.filter, {
       step: () => meter.step(),
-      stored: (key, msg, len) => { if (this.internal.upsertMessage(key, msg, len, false)) n++; },
+      stored: (key, msg, len, kid) => { if (this.internal.upsertMessage(key, msg, len, false, undefined, kid)) n++; },
       flow: (f) => { if (this.internal.upsert(f, false)) n++; },
     });
     const p = meter.finish();

@@ -282,3 +282,7 @@ export function recordKernelNs(dv: DataView, off: number): number {
   return dv.getUint32(off + R.ktime_ns, true) + dv.getUint32(off + R.ktime_ns + 4, true) * 4294967296;
 }
 export function recordProto(dv: DataView, off: number): number { return dv.getUint8(off + R.orig + TU.proto); }
+/** The kernel's id of the record's conntrack (CTA_ID), 0 when it carries none (a tracing record). */
+export function recordKernelId(dv: DataView, off: number): number {
+  return (dv.getUint32(off + R.present, true) & P.P_ID) !== 0 ? dv.getUint32(off + R.id) : 0;
+}

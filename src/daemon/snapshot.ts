@@ -75,7 +75,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean; latency?: boo
       },
     } : {}),
     latency,
-    events: d.probes.events.snapshot(d.counters.eventsOwn),
+    events: d.probes.events.snapshot(d.counters.eventsOwn, d.internal.lateDestroys),
     messages: {
       sentData: sync.sndData, sentControl: sync.sndCtl, receivedData: sync.rcvData, receivedControl: sync.rcvCtl,
       datagramsSent: sync.datagramsSent, resentNack: sync.nackResent, resentTimeout: sync.timeoutResent,

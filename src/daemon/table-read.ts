@@ -8,7 +8,7 @@ import type { Conntrack } from '../kernel/conntrack.ts';
 import { decodeFlow, AF_INET6 } from '../kernel/ctnetlink.ts';
 import { netlinkToRecord } from '../kernel/ct-record.ts';
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T, RECORD_SIZE } from '../kernel/bpf/ctsync.gen.ts';
-import { recordToMessage } from './record-message.ts';
+import { recordToMessage, recordKernelId } from './record-message.ts';
 import { KEY_SIZE } from '../flow/key.ts';
 import { MAX_MESSAGE_SIZE } from '../sync/wire.ts';
 
@@ -17,8 +17,11 @@ const R = LAYOUT.ct_record, TU = LAYOUT.ct_tuple;
 export interface TableSink {
   /** every conntrack read, taken or filtered (progress) */
   step(): void;
-  /** one the record path took: key[0..40) and message msg[0..n), valid during the call */
-  stored(key: Uint8Array, msg: Uint8Array, n: number): void;
+  /**
+   * one the record path took: key[0..40) and message msg[0..n), valid during the call, and the
+   * kernel's id of the conntrack (0: the dump gave none)
+   */
+  stored(key: Uint8Array, msg: Uint8Array, n: number, kid: number): void;
   /** one it left alone (what the cache keeps as a Flow, or a message it does not know) */
   flow(f: Flow): void;
 }
@@ -51,7 +54,7 @@ export function readTable(ct: Conntrack, filter: FlowFilter, sink: TableSink): v
       if (!filter.matchesBytes(rec[R.orig + TU.proto], v6, rec, R.orig + TU.src, R.orig + TU.dst, reply ? R.reply + TU.src : R.orig + TU.dst)) return;
       const n = recordToMessage(recView, 0, msg, key);
       if (n >= 0) {
-        sink.stored(key, msg, n);
+        sink.stored(key, msg, n, recordKernelId(recView, 0));
         return;
       }
     }

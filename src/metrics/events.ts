@@ -26,14 +26,14 @@ export class EventCounter {
   }
 
   /** `own`: the daemon's count of events its own requests caused (kept by the daemon) */
-  snapshot(own: number): EventStats {
+  snapshot(own: number, lateDestroy = 0): EventStats {
     const conntrack: Record<string, EventCounts> = {};
     for (let p = 0; p < 256; p++) {
       const b = p * 3;
       if (this.flows[b] + this.flows[b + 1] + this.flows[b + 2] === 0) continue;
       conntrack[protocolLabel(p)] = { new: this.flows[b], update: this.flows[b + 1], destroy: this.flows[b + 2] };
     }
-    return { conntrack, expect: { new: this.exps[0], update: this.exps[1], destroy: this.exps[2] }, own };
+    return { conntrack, expect: { new: this.exps[0], update: this.exps[1], destroy: this.exps[2] }, own, lateDestroy };
   }
 }
 

@@ -88,6 +88,7 @@ export function renderMetrics(s: Snapshot, latency: readonly Latency[] = []): st
     }
     x.counter('ctsync_kernel_events_total', 'Kernel events read, by table, protocol and type.', by);
     x.counter('ctsync_events_own_total', 'Kernel events caused by the daemon\'s own requests (commit, inject, flush).', one(s.events.own));
+    x.counter('ctsync_events_late_destroy_total', 'DESTROY events of an earlier conntrack than the cached one (redelivered late), left alone.', one(s.events.lateDestroy ?? 0));
   }
   x.counter('ctsync_kernel_table_flushes_total', 'Kernel conntrack table flushes (flush-kernel, scheduled purges).', one(r.flushKernelTable));
   x.counter('ctsync_kernel_table_resyncs_total', 'Internal cache resyncs from the kernel table.', one(r.resyncKernelTable));

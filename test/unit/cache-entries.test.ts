@@ -15,15 +15,15 @@ let clock = 1000;
 const cache = () => new Cache('internal', 'ct', Infinity, () => clock);
 
 /** The daemon's path: a kernel event as key and stored message. */
-function event(c: Cache<'ct'>, f: Flow, isNew: boolean): Entry<'ct'> {
+function event(c: Cache<'ct'>, f: Flow, isNew: boolean, kid = 0): Entry<'ct'> {
   writeFlowKey(f, key, 0);
   const n = encodeCt(msg, 0, 0, 0, 0, f, { commitTimeout: false, tcpWindowTracking: true });
-  return c.upsertMessage(key, msg, n, isNew, clock)!;
+  return c.upsertMessage(key, msg, n, isNew, clock, kid)!;
 }
-function destroyed(c: Cache<'ct'>, f: Flow): Entry<'ct'> | undefined {
+function destroyed(c: Cache<'ct'>, f: Flow, kid = 0): Entry<'ct'> | undefined {
   writeFlowKey(f, key, 0);
   const n = encodeCt(msg, 0, 0, 0, 0, f, { commitTimeout: false, tcpWindowTracking: true });
-  return c.killMessage(key, msg, n);
+  return c.killMessage(key, msg, n, kid);
 }
 
 test('an idle entry is let go; its flow, state and times stay, and the next event makes a new entry', () => {
@@ -125,6 +125,36 @@ test('an entry writes its stored message as the mode sends it: what encodeCt wri
       }
     }
   }
+});
+
+test('a DESTROY of an earlier conntrack of the same tuple leaves the entry alone, on every path', () => {
+  const c = cache();
+  // the message path (ring-buffer records, dumps)
+  event(c, tcpFlow(1), true, 0x1111);
+  assert.is(destroyed(c, tcpFlow(1), 0x2222), undefined, 'late: another conntrack id');
+  assert.is(c.get(tcpFlow(1))!.state, ObjState.NEW);
+  writeFlowKey(tcpFlow(1), key, 0);
+  assert.not.ok(c.removeKey(key, 0x2222), 'late: removeKey');
+  assert.is(c.lateDestroys, 2);
+  assert.ok(destroyed(c, tcpFlow(1), 0x1111), 'its own DESTROY kills it');
+  // the tuple comes back as a new conntrack; the old one's DESTROY comes again, late
+  event(c, tcpFlow(1), true, 0x3333);
+  assert.is(c.get(tcpFlow(1))!.state, ObjState.NEW, 'back to life');
+  assert.is(destroyed(c, tcpFlow(1), 0x1111), undefined);
+  assert.is(c.get(tcpFlow(1))!.state, ObjState.NEW);
+  // an event without an id (a tracing record) cannot tell: it applies
+  assert.ok(destroyed(c, tcpFlow(1), 0));
+  // the Flow path (the netlink source): a Flow's id
+  c.upsert(tcpFlow(2, { id: 7 }), true);
+  assert.is(c.kill(tcpFlow(2), 8), undefined);
+  assert.not.ok(c.remove(tcpFlow(2), 8));
+  assert.is(c.get(tcpFlow(2))!.state, ObjState.NEW);
+  assert.ok(c.kill(tcpFlow(2), 7));
+  assert.is(c.lateDestroys, 5);
+  // an id slot reused for another flow starts without an id
+  assert.ok(c.remove(tcpFlow(2)));
+  event(c, tcpFlow(3), true);
+  assert.ok(destroyed(c, tcpFlow(3), 0x4444), 'unknown id: applies');
 });
 
 test.run();
