@@ -800,6 +800,7 @@ export class Cache<K extends Kind> {
       this.objects = [];
       this.since = new Float64Array(0);
       this.updated = new Float64Array(0);
+      this.kids = new Uint32Array(0);
     } else {
       all = [...this.map.values()];
       this.map.clear();

@@ -157,4 +157,17 @@ test('a DESTROY of an earlier conntrack of the same tuple leaves the entry alone
   assert.ok(destroyed(c, tcpFlow(3), 0x4444), 'unknown id: applies');
 });
 
+test('the ids start over with the cache after a flush, however large it had grown', () => {
+  const c = cache();
+  const N = 40_000;
+  for (let i = 0; i < N; i++) event(c, tcpFlow(i), true, i + 1);
+  c.flush();
+  assert.is(c.size, 0);
+  for (let i = 0; i < 10; i++) event(c, tcpFlow(i), true, 0x10000 + i);
+  assert.is(destroyed(c, tcpFlow(3), 4), undefined, 'the id before the flush is an earlier conntrack');
+  assert.ok(destroyed(c, tcpFlow(3), 0x10003));
+  event(c, tcpFlow(N), true);
+  assert.ok(destroyed(c, tcpFlow(N), 7), 'a new entry has no id until an event gives it one');
+});
+
 test.run();
