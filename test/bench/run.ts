@@ -21,6 +21,9 @@ import type { Netns } from '../lab/netns.ts';
 import { buildSyncPair } from '../lab/topology.ts';
 import { ADDR } from '../lab/topology.ts';
 import type { Conntrack } from '../../src/kernel/conntrack.ts';
+import { NetlinkSocket } from '../../src/kernel/netlink.ts';
+import { GROUP } from '../../src/kernel/ctnetlink.ts';
+import { inNetns } from '../../src/kernel/netns.ts';
 import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
 import { cpuSeconds, cpuSplit, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
@@ -92,6 +95,12 @@ export interface FailoverFigure {
   /** the whole transition, and its commit as the daemon logged it */
   wallSeconds: number;
   commitSeconds?: number;
+  /**
+   * the kernel alone: as many creates, back to back from a bare socket into the same emptied
+   * table, with only an UPDATE and DESTROY listener there (what a commit without NEW events leaves
+   * the kernel to do), once the daemons have stopped
+   */
+  kernelSeconds?: number;
 }
 
 export interface Latency extends LatencySummary {
@@ -219,6 +228,28 @@ async function failoverPhase(pair: RunningPair, recvCt: Conntrack, opt: BenchOpt
   return { entries, ...(await pair.receiver.becomeMaster()) };
 }
 
+/**
+ * The kernel's own time for the creates of a commit without NEW events (FailoverFigure
+ * .kernelSeconds): the median of three bursts into the emptied table.
+ */
+async function kernelCreates(ns: Netns, ct: Conntrack, enc: Encoded): Promise<number> {
+  const listener = inNetns(ns.name, () => new NetlinkSocket());
+  const times: number[] = [];
+  try {
+    listener.join(GROUP.UPDATE);
+    listener.join(GROUP.DESTROY);
+    for (let k = 0; k < 3; k++) {
+      ct.flush();
+      await sleep(1000);
+      times.push(runBurst(ct, enc).seconds);
+    }
+  } finally {
+    await listener.close();
+    ct.flush();
+  }
+  return times.sort((x, y) => x - y)[1];
+}
+
 async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, opt: BenchOptions, tag: string): Promise<Latency> {
   const count = Math.round(opt.rate * opt.seconds);
   // chunks every 2 ms: flows leave the generator in small groups, as a busy firewall makes them
@@ -275,6 +306,8 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   } finally {
     await pair.stop();
   }
+  failover.kernelSeconds = await kernelCreates(fw[1], gens[1], pre.n);
+  say(`  the kernel alone, ${opt.n} creates from a bare socket (median of three): ${failover.kernelSeconds.toFixed(3)} s`);
   await flushTables(gens);
 
   say(`latency at ${opt.rate} flows/s for ${opt.seconds} s`);

@@ -55,6 +55,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'latency_seen', metric: 'flows seen on the wire in the latency run', unit: 'flows', get: (r) => r.latency.matched },
     { id: 'commit_n', metric: `commit of ${k(n)} entries`, unit: 's', get: (r) => r.commit.wallSeconds, maxRatio: 0.25 },
     { id: 'failover_commit_n', metric: `commit of ${k(n)} entries at a failover (the sender's daemon stopped)`, unit: 's', get: (r) => r.failover.commitSeconds ?? NaN, maxRatio: 0.25 },
+    { id: 'failover_kernel_n', metric: `the kernel alone: ${k(n)} creates from a bare socket, no NEW listener (median of 3)`, unit: 's', get: (r) => r.failover.kernelSeconds ?? NaN },
+    { id: 'failover_commit_above_kernel', metric: 'commit at a failover, less the kernel alone', unit: 's', get: (r) => (r.failover.commitSeconds ?? NaN) - (r.failover.kernelSeconds ?? NaN) },
     { id: 'failover_n', metric: 'failover to master: commit, flush, resync, bulk send', unit: 's', get: (r) => r.failover.wallSeconds },
     { id: 'rss_per_flow', metric: 'receiver RSS per cached flow', unit: 'bytes', get: (r) => (r.replication.rssAfter - r.replication.rssBefore) / Math.max(1, r.replication.replicated), maxRatio: 1.0 },
     { id: 'burst_rate', metric: `generator rate, burst of ${k(big)}`, unit: 'flows/s', get: (r) => r.burst.generatorRate },
