@@ -27,7 +27,7 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
   assert.equal(report.results.map((x) => x.name), ['conntrackd', 'ctsync']);
   assert.ok(report.rows.length >= 20, `rows: ${report.rows.length}`);
   const ids = report.rows.map((x) => x.id);
-  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'rss_per_flow', 'burst_lost', 'commit_big']) {
+  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'failover_commit_n', 'failover_kernel_n', 'failover_commit_above_kernel', 'rss_per_flow', 'burst_lost', 'commit_big']) {
     assert.ok(ids.includes(id), `row ${id} is missing`);
   }
   for (const row of report.rows) {
