@@ -325,7 +325,6 @@ export class Cache<K extends Kind> {
     return e;
   }
 
-
   /** A new id for the key in scratchKey (hash h), with f stored; undefined when the cache is full. */
   private insertFlow(f: Flow, h: number): Entry<K> | number | undefined {
     if (this.slab!.count >= this.limit) {
