@@ -810,17 +810,8 @@ export class Cache<K extends Kind> {
 
   // ---------------------------------------------------------------- stored messages (commit)
 
-  /** Ids of the live conntracks (DEAD ones left out), a snapshot. */
-  liveIds(): Int32Array {
-    const s = this.slab!;
-    const all = s.ids();
-    let n = 0;
-    for (let k = 0; k < all.length; k++) {
-      const id = all[k];
-      if (s.msgLen(id) > 0 && this.stateOf(id) !== ObjState.DEAD) all[n++] = id;
-    }
-    return all.subarray(0, n);
-  }
+  /** Every conntrack's id is below this: walk 0..idLimit() with isLive() to visit them in slot order. */
+  idLimit(): number { return this.slab!.idLimit; }
   /** Whether id still holds a live conntrack (the cache may have changed since ids were taken). */
   isLive(id: number): boolean {
     const s = this.slab!;

@@ -46,6 +46,9 @@ export class FlowSlab {
   /** ids in the index */
   count = 0;
 
+  /** Every id ever handed out since the last clear() is below this. */
+  get idLimit(): number { return this.nextId; }
+
   /** Capacity in ids (the per-id arrays' length). */
   get capacity(): number { return this.len.length; }
 

@@ -124,10 +124,10 @@ async function commitStored(
   ct: Conntrack, cache: Cache<'ct'>, opt: CommitOptions, now: number, t0: number,
   res: CommitResult, count: (errno: number) => void,
 ): Promise<void> {
-  const ids = cache.liveIds();
-  const total = ids.length;
-  // one batch in the kernel, the next being written
+  const total = cache.size;
+  // one batch in the kernel, the next being written; each with the ids of its requests
   const writers = [new NlWriter(256 * 1024), new NlWriter(256 * 1024)];
+  const batchIds = [new Int32Array(STORED_CHUNK), new Int32Array(STORED_CHUNK)];
   const timeoutOf = (id: number, t: number) => {
     if (opt.commitTimeout > 0) return opt.commitTimeout;
     if (t < 0) return FALLBACK_TIMEOUT * 3;
@@ -142,40 +142,40 @@ async function commitStored(
   };
   const rare: number[] = [];
   const clash: number[] = [];
-  const send = async (w: NlWriter, first: number, base: number, n: number, written: number) => {
+  const send = async (w: NlWriter, ids: Int32Array, base: number, n: number) => {
     const c0 = performance.now();
     const failed = await ct.sendBatchAsync(w.data(), base, n);
-    opt.chunkDone?.(written, (performance.now() - c0) / 1000);
+    opt.chunkDone?.(n, (performance.now() - c0) / 1000);
     for (const [idx, errno] of failed) {
-      if (errno === E.EEXIST) clash.push(ids[first + idx]);
+      if (errno === E.EEXIST) clash.push(ids[idx]);
       else {
         res.failed++;
         count(errno);
       }
     }
-    res.committed += written - failed.size;
+    res.committed += n - failed.size;
   };
   let inKernel: Promise<void> | undefined;
+  let done = 0;
   try {
-    for (let i = 0, k = 0; i < total; i += STORED_CHUNK, k++) {
-      const w = writers[k & 1];
+    // ids in slot order: messages side by side in memory, and no list of them made first. Entries
+    // that messages received between batches add, remove or replace are seen as they are then.
+    for (let id = 0, k = 0; id < cache.idLimit(); k++) {
+      const w = writers[k & 1], ids = batchIds[k & 1];
       w.reset();
-      const end = Math.min(total, i + STORED_CHUNK);
-      const n = end - i;
-      const base = ct.reserveSeq(n);
-      let written = 0;
-      for (let j = i; j < end; j++) {
-        const id = ids[j];
-        // messages received between batches may have removed it (or put another flow there)
+      const base = ct.reserveSeq(STORED_CHUNK);
+      let n = 0;
+      for (; n < STORED_CHUNK && id < cache.idLimit(); id++) {
         if (!cache.isLive(id)) continue;
+        done++;
         cur = id;
-        if (writeCreateFromWire(w, cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id), timeoutOfCur, (base + (j - i)) >>> 0)) written++;
+        if (writeCreateFromWire(w, cache.messageBuf(id), cache.messageOff(id), cache.messageLen(id), timeoutOfCur, (base + n) >>> 0)) ids[n++] = id;
         else rare.push(id);
       }
       if (inKernel) await inKernel;
-      inKernel = written > 0 ? send(w, i, base, n, written) : undefined;
-      if (end < total) {
-        report(opt, t0, end, total);
+      inKernel = n > 0 ? send(w, ids, base, n) : undefined;
+      if (id < cache.idLimit()) {
+        report(opt, t0, done, Math.max(total, done));
         await turn();
       }
     }
@@ -192,5 +192,5 @@ async function commitStored(
     res.failed += r2.failed.size;
     for (const e of r2.failed.values()) count(e);
   }
-  report(opt, t0, total, total);
+  report(opt, t0, done, done);
 }

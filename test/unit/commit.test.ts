@@ -92,6 +92,20 @@ test('a commit timeout replaces the received one; an entry removed meanwhile is 
   assert.is(r.committed, 1999);
 });
 
+test('an entry that arrives between batches goes out with a later batch', async () => {
+  const cache = new Cache('external', 'ct', 1 << 16);
+  const b = new Uint8Array(1024);
+  for (let i = 0; i < 2000; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  const k = recordingKernel(new Set());
+  setImmediate(() => cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(2000))));
+  const r = await commit(k.ct, cache, [], { commitTimeout: 30 });
+  const sent = k.batches.flat().map((x) => x.sport);
+  assert.is(sent.length, 2001);
+  assert.is(sent[sent.length - 1], 12000, 'the newcomer, last');
+  assert.equal(sent.slice(0, 2000), [...Array(2000).keys()].map((i) => 10000 + i), 'the others in the order they came');
+  assert.is(r.committed, 2001);
+});
+
 test('each batch stays untouched while the kernel has it; the next one is written meanwhile', async () => {
   const cache = new Cache('external', 'ct', 1 << 16);
   const b = new Uint8Array(1024);
