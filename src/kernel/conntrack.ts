@@ -183,16 +183,9 @@ export class Conntrack {
 
   /**
    * Sends requests the caller built (count messages, sequence numbers base..base+count-1, no
-   * NLM_F_ACK) in one sendto; returns the failures (message index -> errno).
+   * NLM_F_ACK) in one sendto from a worker thread, so that the kernel's work overlaps the caller's;
+   * `data` stays untouched until it settles. Returns the failures (message index -> errno).
    */
-  sendBatch(data: Uint8Array, base: number, count: number): Map<number, number> {
-    this.sock.send(data);
-    const failed = new Map<number, number>();
-    this.collectErrors(base, 0, count, failed);
-    return failed;
-  }
-
-  /** sendBatch() with the kernel's work on a worker thread; `data` stays untouched until it settles. */
   async sendBatchAsync(data: Uint8Array, base: number, count: number): Promise<Map<number, number>> {
     await this.sock.sendAsync(data);
     const failed = new Map<number, number>();

@@ -21,33 +21,42 @@ const flow = (i: number, extra: Partial<Flow> = {}): Flow => ({
   timeout: 120, tcp: { state: 3 }, ...extra,
 });
 
+/** An external cache holding flow(0) .. flow(n - 1), as received; `b` builds more messages. */
+function externalWith(n: number) {
+  const cache = new Cache('external', 'ct', 1 << 16);
+  const b = new Uint8Array(1024);
+  for (let i = 0; i < n; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  return { cache, b };
+}
+
 /** A kernel that records what it is asked and refuses the sports in `exists` with EEXIST once. */
 function recordingKernel(exists: Set<number>) {
   const batches: { sport: number; timeout?: number }[][] = [];
   const creates: { sports: number[]; replace?: boolean }[] = [];
   let seq = 1;
+  /** what the kernel does with one batch */
+  const take = (data: Uint8Array, base: number) => {
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const got: { sport: number; timeout?: number }[] = [];
+    const failed = new Map<number, number>();
+    eachMessage(dv, data.length, (h, p) => {
+      assert.is.not(h.type, NLMSG.ERROR);
+      const f = decodeFlow(dv, p + 4, p - 16 + h.len, dv.getUint8(p));
+      got.push({ sport: f.orig.sport!, timeout: f.timeout });
+      if (exists.delete(f.orig.sport!)) failed.set(h.seq - base, E.EEXIST);
+    });
+    batches.push(got);
+    return failed;
+  };
   const ct = {
     reserveSeq(n: number) { const b = seq; seq += n; return b; },
-    sendBatch(data: Uint8Array, base: number) {
-      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      const got: { sport: number; timeout?: number }[] = [];
-      const failed = new Map<number, number>();
-      eachMessage(dv, data.length, (h, p) => {
-        assert.is.not(h.type, NLMSG.ERROR);
-        const f = decodeFlow(dv, p + 4, p - 16 + h.len, dv.getUint8(p));
-        got.push({ sport: f.orig.sport!, timeout: f.timeout });
-        if (exists.delete(f.orig.sport!)) failed.set(h.seq - base, E.EEXIST);
-      });
-      batches.push(got);
-      return failed;
-    },
-    async sendBatchAsync(data: Uint8Array, base: number) { return ct.sendBatch(data, base); },
+    async sendBatchAsync(data: Uint8Array, base: number) { return take(data, base); },
     create(flows: Flow[], opt: { replace?: boolean }) {
       creates.push({ sports: flows.map((f) => f.orig.sport!), replace: opt.replace });
       return { ok: flows.length, failed: new Map<number, number>() };
     },
   };
-  return { ct: ct as unknown as Conntrack, batches, creates };
+  return { ct: ct as unknown as Conntrack, take, batches, creates };
 }
 
 test('fast entries in batches; then other masters, clashes, related flows; each counted once', async () => {
@@ -77,9 +86,7 @@ test('fast entries in batches; then other masters, clashes, related flows; each 
 });
 
 test('a commit timeout replaces the received one; an entry removed meanwhile is skipped', async () => {
-  const cache = new Cache('external', 'ct', 1 << 16);
-  const b = new Uint8Array(1024);
-  for (let i = 0; i < 2000; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  const { cache, b } = externalWith(2000);
   const k = recordingKernel(new Set());
   // the first batch's turn of the event loop removes an entry of the second batch
   const gone = flow(1500);
@@ -93,9 +100,7 @@ test('a commit timeout replaces the received one; an entry removed meanwhile is 
 });
 
 test('an entry that arrives between batches goes out with a later batch', async () => {
-  const cache = new Cache('external', 'ct', 1 << 16);
-  const b = new Uint8Array(1024);
-  for (let i = 0; i < 2000; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  const { cache, b } = externalWith(2000);
   const k = recordingKernel(new Set());
   setImmediate(() => cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(2000))));
   const r = await commit(k.ct, cache, [], { commitTimeout: 30 });
@@ -107,10 +112,8 @@ test('an entry that arrives between batches goes out with a later batch', async 
 });
 
 test('each batch stays untouched while the kernel has it; the next one is written meanwhile', async () => {
-  const cache = new Cache('external', 'ct', 1 << 16);
-  const b = new Uint8Array(1024);
   const N = 5000;
-  for (let i = 0; i < N; i++) cache.applyWire(0, b, 0, encodeCt(b, 0, 0, 0, 0, flow(i)));
+  const { cache } = externalWith(N);
   const k = recordingKernel(new Set());
   let inFlight = 0, most = 0, rewritten = 0, sent = 0;
   // a kernel that takes its time: the batch is read only when the "sendto" ends, on a later timer
@@ -122,7 +125,7 @@ test('each batch stays untouched while the kernel has it; the next one is writte
       if (data.length !== copy.length || data.some((x, i) => x !== copy[i])) rewritten++;
       inFlight--;
       sent++;
-      resolve(k.ct.sendBatch(data, base, 0));
+      resolve(k.take(data, base));
     }, 2));
   };
   const r = await commit(k.ct, cache, [], { commitTimeout: 0 });
