@@ -2,20 +2,23 @@
 // N new flows, replicated, then deleted; prints each cycle's CPU seconds (sender, receiver) and the
 // median of cycles 1..K (cycle 0, the first burst after the start, is left out). Whole
 // `npm run bench` runs spread more, since each starts fresh daemons on a fresh lab.
-//   node --import ./build/register.mjs test/bench/cycles.ts [N=100000] [K=6] [ctsync|conntrackd]
+//   node --import ./build/register.mjs test/bench/cycles.ts [N=100000] [K=6] [ctsync|conntrackd] [split|shared]
+// split (the default, as `npm run bench`): this process and the sender on CPU 0, the receiver on CPU 1.
 import { withLab } from '../lab/lab.ts';
 import { buildSyncPair } from '../lab/topology.ts';
 import { startPair } from './subjects.ts';
 import { encodeCreates, burst } from './generator.ts';
-import { cpuSplit, sleep } from './proc.ts';
+import { cpuSplit, pinTo, sleep } from './proc.ts';
 const N = Number(process.argv[2] ?? 100000);
 const K = Number(process.argv[3] ?? 6);
 const who = (process.argv[4] ?? 'ctsync') as 'ctsync' | 'conntrackd';
+const split = (process.argv[5] ?? 'split') === 'split';
+if (split) pinTo(process.pid, 0);
 const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 await withLab('cyc', async (lab) => {
   const fw = await buildSyncPair(lab);
   const gen = fw[0].conntrack();
-  const pair = await startPair(who, lab, fw, {});
+  const pair = await startPair(who, lab, fw, split ? { cpus: [0, 1] } : {});
   const snd: number[] = [], rcv: number[] = [];
   try {
     for (let k = 0; k <= K; k++) {

@@ -13,13 +13,16 @@
 //   --only NAME        run only conntrackd or only ctsync
 //   --event-source K   ctsync's event source (default auto)
 //   --profile DIR      write a CPU profile of every ctsync daemon into DIR (Node only)
+//   --layout L         split (default with two CPUs or more): the bench, which makes the traffic,
+//                      and the sender's daemon on CPU 0, the receiver's daemon alone on CPU 1,
+//                      one CPU for each firewall; shared: every process on every CPU
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import process from 'node:process';
 import { withLab } from '../lab/lab.ts';
 import { runBench, burstSize, type BenchOptions } from './run.ts';
 import { buildRows, formatTable } from './table.ts';
-import { machine } from './proc.ts';
+import { machine, pinTo, canSplit } from './proc.ts';
 import { enableRunTimeStats } from '../../src/kernel/bpf/prog-stats.ts';
 import type { SubjectName } from './subjects.ts';
 import type { SyncSetup } from '../lab/daemons.ts';
@@ -46,6 +49,9 @@ export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
   const only = option(args, 'only');
   if (only && only !== 'ctsync' && only !== 'conntrackd') throw new Error(`--only ${only}: use ctsync or conntrackd`);
+  const layout = option(args, 'layout') ?? (canSplit() ? 'split' : 'shared');
+  if (layout !== 'split' && layout !== 'shared') throw new Error(`--layout ${layout}: use split or shared`);
+  if (layout === 'split' && !canSplit()) throw new Error('--layout split needs CPUs 0 and 1');
   const profile = option(args, 'profile');
   if (profile) mkdirSync(profile, { recursive: true });
   const bigRequested = count(args, 'big', quick ? 5000 : 1_000_000);
@@ -61,7 +67,9 @@ export async function main(args: string[]): Promise<number> {
     pair: {
       eventSource: option(args, 'event-source') as SyncSetup['eventSource'],
       profileDir: profile ? resolve(profile) : undefined,
+      cpus: layout === 'split' ? [0, 1] : undefined,
     },
+    split: layout === 'split',
     stallMs: quick ? 5000 : 10000,
     log: (m) => process.stderr.write(`${m}\n`),
   };
@@ -70,6 +78,9 @@ export async function main(args: string[]): Promise<number> {
   if (opt.big < bigRequested) {
     opt.log(`burst: ${bigRequested} flows asked for, the kernel allows ${m.conntrackMax} per namespace (nf_conntrack_max): using ${opt.big}`);
   }
+  // the traffic comes from this process: with the sender's daemon, on the first firewall's CPU
+  if (opt.split) pinTo(process.pid, 0);
+  opt.log(`layout: ${layout}${opt.split ? ' (CPU 0: the traffic and the sender; CPU 1: the receiver)' : ''}`);
   const started = new Date().toISOString();
   // the kernel counts BPF run time only while asked to, and only for as long as we hold the fd
   let stats: { close(): void } | undefined;
@@ -88,7 +99,7 @@ export async function main(args: string[]): Promise<number> {
   const rows = buildRows(results, opt.n, opt.big, opt.rate);
   const report = {
     started, finished: new Date().toISOString(), quick, machine: m, loadAfter: machine().loadAverage,
-    options: { n: opt.n, bigRequested, big: opt.big, rate: opt.rate, seconds: opt.seconds, eventSource: opt.pair.eventSource ?? 'auto' },
+    options: { n: opt.n, bigRequested, big: opt.big, rate: opt.rate, seconds: opt.seconds, eventSource: opt.pair.eventSource ?? 'auto', layout },
     rows, results,
   };
   const out = option(args, 'out');

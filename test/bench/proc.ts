@@ -1,6 +1,8 @@
 // What the benchmark reads about a process and a link: CPU time and resident memory from /proc,
 // interface counters from the kernel (ip -s -j), and the machine it runs on.
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { allowedCpuList } from '../../src/daemon/sched.ts';
 import os from 'node:os';
 import type { Netns } from '../lab/netns.ts';
 
@@ -20,6 +22,33 @@ export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return { user: Number(f[11]) / USER_HZ, system: Number(f[12]) / USER_HZ };
+}
+
+/**
+ * Busy time of each CPU since boot, in seconds (/proc/stat: user, nice, system, irq and softirq;
+ * idle, iowait and the hypervisor's steal left out). Unlike a process's CPU time it does not
+ * depend on which task the kernel charged an interrupt to.
+ */
+export function cpuBusy(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    out[Number(m[1])] = (f[0] + f[1] + f[2] + f[5] + f[6]) / USER_HZ;
+  }
+  return out;
+}
+
+/** The split layout's two CPUs, 0 and 1, are both allowed to this process. */
+export function canSplit(): boolean {
+  const ids = allowedCpuList() ?? [];
+  return ids.includes(0) && ids.includes(1);
+}
+
+/** Binds every thread of a process to one CPU (taskset, util-linux); threads it starts later inherit it. */
+export function pinTo(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
 /** Resident set size in bytes. */

@@ -26,7 +26,7 @@ import { GROUP } from '../../src/kernel/ctnetlink.ts';
 import { inNetns } from '../../src/kernel/netns.ts';
 import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
-import { cpuSeconds, cpuSplit, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
+import { cpuSeconds, cpuSplit, cpuBusy, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
 import { medianRun } from './median.ts';
 import { programRunTime } from '../../src/kernel/bpf/prog-stats.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
@@ -46,6 +46,11 @@ export interface BenchOptions {
   bpfStats: boolean;
   subjects: SubjectName[];
   pair: PairOptions;
+  /**
+   * the split layout: the bench (the traffic) and the sender's daemon on CPU 0, the receiver's
+   * daemon alone on CPU 1, each CPU standing for one firewall; false: all share every CPU
+   */
+  split: boolean;
   /** give up waiting when the receiver's count has not moved for this long (ms) */
   stallMs: number;
   log: (msg: string) => void;
@@ -71,6 +76,12 @@ export interface Replication {
    * spent where events are raised and so in no process's CPU above; NaN when not measured
    */
   bpfSeconds: number;
+  /**
+   * busy time of CPU 0 (traffic, kernel events, sender) and CPU 1 (receiver) in the split layout,
+   * interrupts included whichever task they interrupted; NaN in the shared layout
+   */
+  busyA: number;
+  busyB: number;
   /** sender -> receiver (data) and receiver -> sender (acknowledgements), link counters */
   dataBytes: number;
   dataPackets: number;
@@ -170,12 +181,14 @@ async function replicate(
   const c0 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
   const s0 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
   const b0 = bpfNs(opt);
+  const u0 = cpuBusy();
   const t0 = performance.now();
   const g = runBurst(gen, enc);
   const r = await waitReplicated(receiver, flows, opt.stallMs, t0);
   const c1 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
   const s1 = [cpuSplit(sender.pid).system, cpuSplit(receiver.pid).system];
   const b1 = bpfNs(opt);
+  const u1 = cpuBusy();
   // acknowledgements trail the data by up to a second (FTFW's idle ACK)
   await sleep(1200);
   const d0 = linkDelta(l0, await linkCounters(fw[0], 'sync0'));
@@ -186,6 +199,7 @@ async function replicate(
     replicated: r.count, seconds: r.at / 1000, complete: r.count >= flows,
     cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1], sysSender: s1[0] - s0[0], sysReceiver: s1[1] - s0[1],
     bpfSeconds: (b1 - b0) / 1e9,
+    busyA: opt.split ? u1[0] - u0[0] : NaN, busyB: opt.split ? u1[1] - u0[1] : NaN,
     dataBytes: d0.txBytes, dataPackets: d0.txPackets, ackBytes: d1.txBytes, ackPackets: d1.txPackets,
     sender: await sender.loss(), receiver: await receiver.loss(),
     rssBefore, rssAfter,

@@ -49,6 +49,8 @@ export interface PairOptions {
   profileDir?: string;
   /** event source for ctsync (default auto) */
   eventSource?: SyncSetup['eventSource'];
+  /** CPUs of the sender's and the receiver's daemon (the split layout, main.ts); absent: any */
+  cpus?: [number, number];
 }
 
 /** Setup of node i (0 = sender fw1, 1 = receiver fw2): multicast on sync0, FTFW. */
@@ -154,14 +156,14 @@ const PROFILED = fileURLToPath(new URL('./profiled-daemon.ts', import.meta.url))
 let profiles = 0;
 
 /** Starts ctsync in a namespace, optionally under the CPU profiler. */
-async function startCtsyncBench(lab: Lab, ns: Netns, s: SyncSetup, role: string, profileDir?: string): Promise<CtsyncDaemon> {
+async function startCtsyncBench(lab: Lab, ns: Netns, s: SyncSetup, role: string, profileDir?: string, cpu?: number): Promise<CtsyncDaemon> {
   const name = `bench-ctsync${seq++}`;
   const file = join(lab.dir, `${name}.conf`);
   writeFileSync(file, ctsyncConfig(s, lab.dir, name));
   const [cmd, argv] = profileDir && runtime === 'node'
     ? scriptCommand(PROFILED, [file, join(profileDir, `ctsync-${++profiles}-${role}.cpuprofile`)])
     : ctsyncCommand(['daemon', '-c', file]);
-  const proc = ns.spawn(cmd, argv);
+  const proc = ns.spawn(cmd, argv, { cpu });
   const d = new CtsyncDaemon(ns, proc, join(lab.dir, `${name}.sock`), file, join(lab.dir, `${name}.ctl`));
   const end = Date.now() + 30000;
   while (!existsSync(d.socket)) {
@@ -184,16 +186,16 @@ export interface RunningPair {
 /** Starts the pair: node 0 (sender) in fw[0], node 1 (receiver) in fw[1]. */
 export async function startPair(name: SubjectName, lab: Lab, fw: [Netns, Netns], opt: PairOptions = {}): Promise<RunningPair> {
   if (name === 'conntrackd') {
-    const a = await startConntrackd(lab, fw[0], setupOf(0, opt), `bench-conntrackd${seq++}`);
-    const b = await startConntrackd(lab, fw[1], setupOf(1, opt), `bench-conntrackd${seq++}`);
+    const a = await startConntrackd(lab, fw[0], setupOf(0, opt), `bench-conntrackd${seq++}`, opt.cpus?.[0]);
+    const b = await startConntrackd(lab, fw[1], setupOf(1, opt), `bench-conntrackd${seq++}`, opt.cpus?.[1]);
     return {
       sender: new ConntrackdSubject(a), receiver: new ConntrackdSubject(b),
       stopSender: async () => { await lab.stop(a.proc); },
       stop: async () => { await lab.stop(a.proc); await lab.stop(b.proc); },
     };
   }
-  const a = await startCtsyncBench(lab, fw[0], setupOf(0, opt), 'sender', opt.profileDir);
-  const b = await startCtsyncBench(lab, fw[1], setupOf(1, opt), 'receiver', opt.profileDir);
+  const a = await startCtsyncBench(lab, fw[0], setupOf(0, opt), 'sender', opt.profileDir, opt.cpus?.[0]);
+  const b = await startCtsyncBench(lab, fw[1], setupOf(1, opt), 'receiver', opt.profileDir, opt.cpus?.[1]);
   return {
     sender: new CtsyncSubject(a), receiver: new CtsyncSubject(b),
     stopSender: async () => { await lab.stop(a.proc, 10000); },

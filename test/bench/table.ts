@@ -46,6 +46,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'bpf_sender', metric: 'sender: BPF kernel time where events are raised (in no CPU above)', unit: 's', get: (r) => per100k(r.warm.bpfSeconds, r.warm.flows) },
     { id: 'cpu_sender_bpf', metric: 'steady state: sender CPU and that BPF time, per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender + r.warm.bpfSeconds, r.warm.flows) },
     { id: 'sys_receiver', metric: 'receiver: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.warm.sysReceiver, r.warm.flows) },
+    { id: 'busy_a', metric: 'firewall A, CPU 0 busy: traffic, kernel events, sender (split layout)', unit: 's', get: (r) => per100k(r.warm.busyA, r.warm.flows) },
+    { id: 'busy_b', metric: 'firewall B, CPU 1 busy: receiver (split layout)', unit: 's', get: (r) => per100k(r.warm.busyB, r.warm.flows) },
     { id: 'lost', metric: 'events lost (reported by the daemon)', unit: 'events', get: (r) => r.warm.sender.lost },
     { id: 'resyncs', metric: 'resyncs with the kernel table', unit: 'count', get: (r) => r.warm.sender.resyncs },
     { id: 'bytes_per_flow', metric: 'bytes on the wire per flow (both directions, L2)', unit: 'bytes', get: (r) => (r.replication.dataBytes + r.replication.ackBytes) / wireFlows(r.replication), maxRatio: 1.0 },

@@ -164,10 +164,10 @@ ${filter}}
 }
 
 /** Starts the Debian conntrackd in a namespace and waits until its socket answers. */
-export async function startConntrackd(lab: Lab, ns: Netns, s: SyncSetup, name = `conntrackd${seq++}`): Promise<Conntrackd> {
+export async function startConntrackd(lab: Lab, ns: Netns, s: SyncSetup, name = `conntrackd${seq++}`, cpu?: number): Promise<Conntrackd> {
   const file = join(lab.dir, `${name}.conf`);
   writeFileSync(file, conntrackdConfig(s, lab.dir, name));
-  const proc = ns.spawn('conntrackd', ['-C', file]);
+  const proc = ns.spawn('conntrackd', ['-C', file], { cpu });
   const d = new Conntrackd(ns, proc, file, join(lab.dir, `${name}.ctl`), join(lab.dir, `${name}.log`));
   await waitFor(() => existsSync(d.socket), 10000, `conntrackd ${name}`, proc, () => d.output + d.log());
   return d;

@@ -18,11 +18,13 @@ export class Netns {
   }
 
   /** Starts a long-running process inside the namespace; the lab ends it at teardown. */
-  spawn(cmd: string, args: string[], opt: { env?: Record<string, string>; nsenter?: boolean } = {}): ChildProcess {
+  spawn(cmd: string, args: string[], opt: { env?: Record<string, string>; nsenter?: boolean; cpu?: number } = {}): ChildProcess {
+    // bound to one CPU from its first instruction (taskset execs the command: same pid)
+    const inner = opt.cpu === undefined ? [cmd, ...args] : ['taskset', '-c', String(opt.cpu), cmd, ...args];
     // nsenter keeps the host's /sys (tracefs for BPF tracepoints); ip netns exec remounts it
     const argv = opt.nsenter
-      ? ['nsenter', `--net=/run/netns/${this.name}`, cmd, ...args]
-      : ['ip', 'netns', 'exec', this.name, cmd, ...args];
+      ? ['nsenter', `--net=/run/netns/${this.name}`, ...inner]
+      : ['ip', 'netns', 'exec', this.name, ...inner];
     const child = spawn(argv[0], argv.slice(1), {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,

@@ -6,7 +6,7 @@ import type { Replication } from '../../test/bench/run.ts';
 
 const run = (cpuSender: number, cpuReceiver: number, lost: number, complete = true): Replication => ({
   flows: 100000, generatorRate: 1e5, generatorSeconds: 1, generatorFailed: 0, replicated: complete ? 100000 : 99990,
-  seconds: cpuSender * 2, complete, cpuSender, cpuReceiver, sysSender: 0.1, sysReceiver: 0.05, bpfSeconds: 0.02,
+  seconds: cpuSender * 2, complete, cpuSender, cpuReceiver, sysSender: 0.1, sysReceiver: 0.05, bpfSeconds: 0.02, busyA: cpuSender * 3, busyB: cpuReceiver,
   dataBytes: 8e6, dataPackets: 6000, ackBytes: 2e4, ackPackets: 333,
   sender: { lost, resyncs: 0 }, receiver: { lost: 0, resyncs: 0 }, rssBefore: 1, rssAfter: 2,
 });
