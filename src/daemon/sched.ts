@@ -1,4 +1,4 @@
-// The scheduling policy of the daemon's main thread.
+// The scheduling policy of the daemon's main thread (and, bound to one CPU, of all its threads).
 //
 // conntrackd 1.4.7 runs SCHED_RR at the highest priority (reference §5.1), so that a burst of
 // kernel events is read before the event buffer fills. ctsync does the same while it matters and
@@ -9,17 +9,31 @@
 //   auto   SCHED_RR 99 at the start and from the moment a read pass finds a backlog in the
 //          event ring buffer (ENTER_FILL) or the peer has to resend datagrams this node missed;
 //          the normal scheduler after 5 s without either. Event sources without a ring buffer
-//          (netlink): as rr.
+//          (netlink): as rr. Bound to a single CPU: the same, but every thread of the process
+//          switches, not the main thread alone.
+//
+// Why every thread on a single CPU: the runtime works on threads of its own besides the main one
+// (the JIT compiler's jobs, the collector's helpers, the commit's sends to the kernel). A real-time
+// main thread with work queued keeps normal threads off their only CPU. Measured with the bench's
+// split layout (each daemon bound to one CPU): with the main thread alone real-time, the first
+// burst after a start took 2.4 s (sender) and 2.1 s (receiver) of CPU per 100,000 flows and a
+// commit of 100,000 entries 3.7 s; with every thread real-time 0.7 s, 0.4 s and 1.0-1.2 s. The
+// normal scheduler throughout (or nice -20 for every thread) costs less CPU per flow (sender 0.31 s
+// against 0.42 s) but lost 169,906 events of the 261,888-flow burst in one run of two: the traffic
+// then shares the CPU with the reader.
 //
 // Why not SCHED_RR throughout: V8 hands parts of its garbage collection to helper threads and
 // to tasks it posts to the main thread. A main thread that is real-time runs those tasks the
 // instant they are posted and spins through them (perf: a quarter of the receiver's CPU in
 // posting and running the collector's tasks); under the normal scheduler the same work costs a
-// fraction. Measured with `npm run bench` (docs/benchmarks.md): a third less CPU per flow on both
-// sides, and without real-time at all the 261,888-flow burst lost events, which `auto` keeps at 0.
+// fraction. Measured with `npm run bench` in its shared layout (docs/benchmarks.md): a third less
+// CPU per flow on both sides, part of which is the kernel no longer charging other tasks'
+// interrupts to a real-time thread that happened to run; and without real-time at all the
+// 261,888-flow burst lost events, which `auto` keeps at 0.
 import { koffi } from '../kernel/runtime.ts';
 import { errno } from '../kernel/libc.ts';
 import process from 'node:process';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const SCHED_OTHER = 0;
 const SCHED_RR = 2;
@@ -32,14 +46,37 @@ export function schedPolicyFromEnv(env: Record<string, string | undefined> = pro
   return v === 'rr' || v === 'other' ? v : 'auto';
 }
 
+/** The CPUs this process may run on (its affinity mask: Cpus_allowed_list of /proc/self/status); undefined: unknown. */
+export function allowedCpuList(status = (): string => readFileSync('/proc/self/status', 'utf8')): number[] | undefined {
+  let list: string | undefined;
+  try {
+    list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status())?.[1];
+  } catch {
+    return undefined;
+  }
+  return list?.split(',').flatMap((r) => {
+    const [a, b] = r.split('-').map(Number);
+    return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, k) => a + k);
+  });
+}
+
+/** How many CPUs this process may run on (Infinity when unknown). */
+export function allowedCpus(status?: () => string): number {
+  return allowedCpuList(status)?.length ?? Infinity;
+}
+
 /** The calling thread's policy, as the kernel sees it (0, or an errno). */
 export interface SchedCalls {
-  realtime(): number;
-  normal(): number;
+  /** all: every thread of the process, not the calling one alone */
+  realtime(all?: boolean): number;
+  normal(all?: boolean): number;
   priority: number;
 }
 
-let libc: { set: (pid: number, policy: number, param: Int32Array) => number; max: (policy: number) => number } | undefined;
+let libc: {
+  set: (pid: number, policy: number, param: Int32Array) => number;
+  max: (policy: number) => number;
+} | undefined;
 
 /** sched_setscheduler(2) on the calling thread (pid 0), through libc. */
 export function libcSched(): SchedCalls {
@@ -52,10 +89,17 @@ export function libcSched(): SchedCalls {
   }
   const l = libc;
   const priority = l.max(SCHED_RR);
+  // a thread id as pid sets that thread alone; threads started later inherit their creator's
+  const set = (all: boolean | undefined, policy: number, param: Int32Array): number => {
+    for (const tid of all ? readdirSync('/proc/self/task').map(Number) : [0]) {
+      if (l.set(tid, policy, param) !== 0) return errno();
+    }
+    return 0;
+  };
   return {
     priority,
-    realtime: () => (l.set(0, SCHED_RR, new Int32Array([priority])) === 0 ? 0 : errno()),
-    normal: () => (l.set(0, SCHED_OTHER, new Int32Array([0])) === 0 ? 0 : errno()),
+    realtime: (all) => set(all, SCHED_RR, new Int32Array([priority])),
+    normal: (all) => set(all, SCHED_OTHER, new Int32Array([0])),
   };
 }
 
@@ -76,6 +120,8 @@ export class MainThreadScheduler {
   entered = 0;
   private calls: SchedCalls | undefined;
   private refused = false;
+  /** auto, bound to one CPU: every thread switches, not the main thread alone (top of this file) */
+  private single = false;
   private lastHigh = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -89,11 +135,14 @@ export class MainThreadScheduler {
     private readonly log: (msg: string) => void,
     private readonly sys: () => SchedCalls = libcSched,
     private readonly now: () => number = () => performance.now(),
+    private readonly cpus: () => number = allowedCpus,
   ) {}
 
   /** Applies the policy; returns the line for the log. */
   start(): string {
     if (this.policy === 'other') return 'scheduler: normal (CTSYNC_SCHED=other)';
+    // one CPU: the runtime's other threads must share it with a real-time main thread
+    this.single = this.policy === 'auto' && this.cpus() < 2;
     const r = this.enter();
     if (r) return `real-time scheduling not available (${r}): running with the default scheduler`;
     const prio = this.calls!.priority;
@@ -101,7 +150,8 @@ export class MainThreadScheduler {
     // the start (the first dump, a peer's resync, code not yet compiled) is a backlog of its own
     this.lastHigh = this.now();
     this.watch();
-    return `scheduler: SCHED_RR priority ${prio} while events back up (the ring buffer over 1/${Math.round(1 / ENTER_FILL)} full, or datagrams missed), normal otherwise`;
+    const who = this.single ? 'every thread (one CPU allowed: the compiler, the collector and the workers share it)' : 'the main thread';
+    return `scheduler: SCHED_RR priority ${prio} for ${who} while events back up (the ring buffer over 1/${Math.round(1 / ENTER_FILL)} full, or datagrams missed), normal otherwise`;
   }
 
   private watch(): void {
@@ -142,14 +192,14 @@ export class MainThreadScheduler {
     clearInterval(this.timer);
     this.timer = undefined;
     if (!this.realtime) return;
-    if (this.calls!.normal() === 0) this.realtime = false;
+    if (this.calls!.normal(this.single) === 0) this.realtime = false;
   }
 
   /** Switches to SCHED_RR; returns '' or why not. */
   private enter(): string {
     try {
       this.calls ??= this.sys();
-      const e = this.calls.realtime();
+      const e = this.calls.realtime(this.single);
       if (e !== 0) {
         this.refused = true;
         return `errno ${e}`;

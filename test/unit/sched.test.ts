@@ -2,18 +2,18 @@
 // switches to SCHED_RR when the daemon reports a backlog and back after LEAVE_MS without one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ENTER_FILL, LEAVE_FILL, LEAVE_MS, MainThreadScheduler, schedPolicyFromEnv, type SchedCalls } from '../../src/daemon/sched.ts';
+import { ENTER_FILL, LEAVE_FILL, LEAVE_MS, MainThreadScheduler, allowedCpus, allowedCpuList, schedPolicyFromEnv, type SchedCalls } from '../../src/daemon/sched.ts';
 
-function setup(policy: 'rr' | 'other' | 'auto', opt: { refuse?: boolean; signal?: boolean } = {}) {
+function setup(policy: 'rr' | 'other' | 'auto', opt: { refuse?: boolean; signal?: boolean; cpus?: number } = {}) {
   const calls: string[] = [];
   const sys = (): SchedCalls => ({
     priority: 99,
-    realtime: () => { calls.push('rr'); return opt.refuse ? 1 : 0; },
-    normal: () => { calls.push('other'); return 0; },
+    realtime: (all) => { calls.push(all ? 'rr all' : 'rr'); return opt.refuse ? 1 : 0; },
+    normal: (all) => { calls.push(all ? 'other all' : 'other'); return 0; },
   });
   const clock = { t: 0 };
   const logs: string[] = [];
-  const s = new MainThreadScheduler(policy, opt.signal ?? true, (m) => logs.push(m), sys, () => clock.t);
+  const s = new MainThreadScheduler(policy, opt.signal ?? true, (m) => logs.push(m), sys, () => clock.t, () => opt.cpus ?? 2);
   return { s, calls, clock, logs };
 }
 
@@ -42,7 +42,7 @@ test('rr switches at start and stays; other never switches', () => {
 
 test('auto: a backlog of ENTER_FILL switches to SCHED_RR; LEAVE_MS without one switches back', () => {
   const { s, calls, clock, logs } = setup('auto');
-  assert.match(s.start(), /SCHED_RR priority 99 while events back up/);
+  assert.match(s.start(), /SCHED_RR priority 99 for the main thread while events back up/);
   assert.ok(s.realtime, 'the start is real-time');
   clock.t = LEAVE_MS - 1;
   s.tick();
@@ -102,6 +102,35 @@ test('auto without a backlog signal (netlink source) runs SCHED_RR throughout', 
   s.tick();
   assert.ok(s.realtime);
   assert.equal(calls, ['rr']);
+});
+
+test('auto on a single CPU switches every thread, not the main thread alone; rr is still the main thread', () => {
+  const { s, calls, clock } = setup('auto', { cpus: 1 });
+  assert.match(s.start(), /SCHED_RR priority 99 for every thread \(one CPU allowed/);
+  clock.t = LEAVE_MS;
+  s.tick();
+  clock.t = 2 * LEAVE_MS;
+  s.observe(ENTER_FILL);
+  assert.ok(s.realtime);
+  assert.equal(calls, ['rr all', 'other all', 'rr all']);
+  const rr = setup('rr', { cpus: 1 });
+  assert.match(rr.s.start(), /SCHED_RR priority 99$/);
+  assert.equal(rr.calls, ['rr']);
+  const two = setup('auto', { cpus: 2 });
+  assert.match(two.s.start(), /for the main thread while/);
+  assert.equal(two.calls, ['rr']);
+});
+
+test('allowedCpus counts the affinity list of /proc/self/status', () => {
+  const of = (line: string) => allowedCpus(() => `Name:\tnode\n${line}\nMems_allowed_list:\t0\n`);
+  assert.is(of('Cpus_allowed_list:\t0'), 1);
+  assert.is(of('Cpus_allowed_list:\t1'), 1);
+  assert.is(of('Cpus_allowed_list:\t0-3'), 4);
+  assert.is(of('Cpus_allowed_list:\t0,2-3,7'), 4);
+  assert.is(of(''), Infinity, 'unknown: no limit assumed');
+  assert.is(allowedCpus(() => { throw new Error('ENOENT'); }), Infinity);
+  assert.ok(allowedCpus() >= 1, 'this machine');
+  assert.equal(allowedCpuList(() => 'Cpus_allowed_list:\t0,2-3\n'), [0, 2, 3]);
 });
 
 test.run();
