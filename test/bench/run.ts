@@ -133,6 +133,8 @@ export interface SubjectResult {
   latency: Latency;
   burst: Replication;
   bigCommit: CommitFigure;
+  /** firewall A's busy time for the steady-state burst with no daemon running (split layout; else NaN) */
+  trafficSeconds: number;
 }
 
 /** Run time of ctsync's BPF programs so far, ns (0 with none loaded: conntrackd); NaN unmeasured. */
@@ -264,6 +266,28 @@ async function kernelCreates(ns: Netns, ct: Conntrack, enc: Encoded): Promise<nu
   return times.sort((x, y) => x - y)[1];
 }
 
+/**
+ * Firewall A's busy time for a burst of the same N creates with no daemon running (no event
+ * listener, so the kernel builds no events): the traffic's own cost, which the replication's busy
+ * time of CPU 0 includes. Median of three, tables flushed before each; NaN in the shared layout.
+ */
+async function trafficAlone(ct: Conntrack, enc: Encoded, opt: BenchOptions): Promise<number> {
+  if (!opt.split) return NaN;
+  const busy: number[] = [];
+  try {
+    for (let k = 0; k < 3; k++) {
+      ct.flush();
+      await sleep(1000);
+      const u0 = cpuBusy()[0];
+      runBurst(ct, enc);
+      busy.push(cpuBusy()[0] - u0);
+    }
+  } finally {
+    ct.flush();
+  }
+  return busy.sort((x, y) => x - y)[1];
+}
+
 async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, opt: BenchOptions, tag: string): Promise<Latency> {
   const count = Math.round(opt.rate * opt.seconds);
   // chunks every 2 ms: flows leave the generator in small groups, as a busy firewall makes them
@@ -322,6 +346,8 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   }
   failover.kernelSeconds = await kernelCreates(fw[1], gens[1], pre.n);
   say(`  the kernel alone, ${opt.n} creates from a bare socket (median of three): ${failover.kernelSeconds.toFixed(3)} s`);
+  const trafficSeconds = await trafficAlone(gens[0], pre.warm, opt);
+  if (opt.split) say(`  the traffic alone, no daemon running: CPU 0 busy ${trafficSeconds.toFixed(3)} s (median of three)`);
   await flushTables(gens);
 
   say(`latency at ${opt.rate} flows/s for ${opt.seconds} s`);
@@ -347,7 +373,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit };
+  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit, trafficSeconds };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */

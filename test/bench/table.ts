@@ -47,6 +47,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'cpu_sender_bpf', metric: 'steady state: sender CPU and that BPF time, per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender + r.warm.bpfSeconds, r.warm.flows) },
     { id: 'sys_receiver', metric: 'receiver: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.warm.sysReceiver, r.warm.flows) },
     { id: 'busy_a', metric: 'firewall A, CPU 0 busy: traffic, kernel events, sender (split layout)', unit: 's', get: (r) => per100k(r.warm.busyA, r.warm.flows) },
+    { id: 'traffic_alone', metric: 'firewall A: the same burst with no daemon running (median of 3)', unit: 's', get: (r) => per100k(r.trafficSeconds, r.warm.flows) },
+    { id: 'sync_cost_a', metric: 'firewall A: what synchronising costs it (busy less the traffic alone)', unit: 's', get: (r) => per100k(r.warm.busyA - r.trafficSeconds, r.warm.flows) },
     { id: 'busy_b', metric: 'firewall B, CPU 1 busy: receiver (split layout)', unit: 's', get: (r) => per100k(r.warm.busyB, r.warm.flows) },
     { id: 'lost', metric: 'events lost (reported by the daemon)', unit: 'events', get: (r) => r.warm.sender.lost },
     { id: 'resyncs', metric: 'resyncs with the kernel table', unit: 'count', get: (r) => r.warm.sender.resyncs },
