@@ -94,12 +94,12 @@ export function ctsyncConfig(s: SyncSetup, dir: string, name: string): string {
 
 let seq = 0;
 
-/** Starts `ctsync daemon` in a namespace and waits until its control socket answers. */
-export async function startCtsync(lab: Lab, ns: Netns, s: SyncSetup, name = `ctsync${seq++}`): Promise<CtsyncDaemon> {
+/** Starts `ctsync daemon` in a namespace (bound to one CPU if given) and waits until its control socket answers. */
+export async function startCtsync(lab: Lab, ns: Netns, s: SyncSetup, name = `ctsync${seq++}`, cpu?: number): Promise<CtsyncDaemon> {
   const file = join(lab.dir, `${name}.conf`);
   writeFileSync(file, ctsyncConfig(s, lab.dir, name));
   const [cmd, argv] = ctsyncCommand(['daemon', '-c', file]);
-  const proc = ns.spawn(cmd, argv);
+  const proc = ns.spawn(cmd, argv, { cpu });
   const d = new CtsyncDaemon(ns, proc, join(lab.dir, `${name}.sock`), file, join(lab.dir, `${name}.ctl`));
   await waitFor(() => existsSync(d.socket), 20000, `ctsync ${name}`, proc, () => d.output);
   await d.request('ping');
