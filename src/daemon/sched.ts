@@ -73,10 +73,7 @@ export interface SchedCalls {
   priority: number;
 }
 
-let libc: {
-  set: (pid: number, policy: number, param: Int32Array) => number;
-  max: (policy: number) => number;
-} | undefined;
+let libc: { set: (pid: number, policy: number, param: Int32Array) => number; max: (policy: number) => number } | undefined;
 
 /** sched_setscheduler(2) on the calling thread (pid 0), through libc. */
 export function libcSched(): SchedCalls {

@@ -250,42 +250,43 @@ async function failoverPhase(pair: RunningPair, recvCt: Conntrack, opt: BenchOpt
  */
 async function kernelCreates(ns: Netns, ct: Conntrack, enc: Encoded): Promise<number> {
   const listener = inNetns(ns.name, () => new NetlinkSocket());
-  const times: number[] = [];
   try {
     listener.join(GROUP.UPDATE);
     listener.join(GROUP.DESTROY);
-    for (let k = 0; k < 3; k++) {
-      ct.flush();
-      await sleep(1000);
-      times.push(runBurst(ct, enc).seconds);
-    }
+    return await medianBurst(ct, () => runBurst(ct, enc).seconds);
   } finally {
     await listener.close();
-    ct.flush();
   }
-  return times.sort((x, y) => x - y)[1];
 }
 
 /**
  * Firewall A's busy time for a burst of the same N creates with no daemon running (no event
  * listener, so the kernel builds no events): the traffic's own cost, which the replication's busy
- * time of CPU 0 includes. Median of three, tables flushed before each; NaN in the shared layout.
+ * time of CPU 0 includes. Median of three; NaN in the shared layout.
  */
 async function trafficAlone(ct: Conntrack, enc: Encoded, opt: BenchOptions): Promise<number> {
   if (!opt.split) return NaN;
-  const busy: number[] = [];
+  return medianBurst(ct, () => {
+    const u0 = cpuBusy()[0];
+    runBurst(ct, enc);
+    return cpuBusy()[0] - u0;
+  });
+}
+
+/** The median of three measured bursts, each into ct's emptied table (left empty after). */
+async function medianBurst(ct: Conntrack, measure: () => number): Promise<number> {
+  const v: number[] = [];
   try {
     for (let k = 0; k < 3; k++) {
       ct.flush();
+      // the kernel frees entries through RCU and timers: give the last burst's time to end
       await sleep(1000);
-      const u0 = cpuBusy()[0];
-      runBurst(ct, enc);
-      busy.push(cpuBusy()[0] - u0);
+      v.push(measure());
     }
   } finally {
     ct.flush();
   }
-  return busy.sort((x, y) => x - y)[1];
+  return v.sort((x, y) => x - y)[1];
 }
 
 async function latencyPhase(lab: Lab, pair: RunningPair, fw: [Netns, Netns], gen: Conntrack, opt: BenchOptions, tag: string): Promise<Latency> {
