@@ -45,6 +45,8 @@ export abstract class ModeBase implements SyncMode {
 
   private rxBuf: Uint8Array = new Uint8Array(0);
   private rxLink = 0;
+  /** the clock when the datagram being read arrived: one reading serves all its messages */
+  protected rxNow = 0;
   private readonly hdr: MsgHeader = newHeader();
   private readonly visitFn = (h: MsgHeader) => this.visit(h);
 
@@ -250,6 +252,7 @@ export abstract class ModeBase implements SyncMode {
   receive(bytes: Uint8Array, link = 0): void {
     this.rxBuf = bytes;
     this.rxLink = link;
+    this.rxNow = this.clock.now();
     try {
       walkDatagram(bytes, bytes.length, this.stats, this.hdr, this.visitFn);
     } finally {

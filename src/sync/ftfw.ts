@@ -177,7 +177,7 @@ export class FtfwMode extends ModeBase {
     const hello = (h.flags & FLAG.HELLO) !== 0;
     const helloPhase = this.peerHello;
     const heardBefore = this.seqRecvSet;
-    const now = this.clock.now();
+    const now = this.rxNow;
     // a handshake starts with the first HELLO, or with one after a silence (the peer restarted
     // again before its handshake was over)
     let phaseStart = false;
@@ -250,7 +250,7 @@ export class FtfwMode extends ModeBase {
         this.window = this.opt.ackWindow - 1;
         this.ackFrom = seq;
         this.ackFromSet = true;
-        this.ackPendingSince = this.clock.now();
+        this.ackPendingSince = now;
       } else if (this.renumbered(seq, now)) {
         inSync = true;
       } else {
@@ -265,7 +265,7 @@ export class FtfwMode extends ModeBase {
       if (!this.ackFromSet) {
         this.ackFromSet = true;
         this.ackFrom = seq;
-        this.ackPendingSince = this.clock.now();
+        this.ackPendingSince = now;
       }
       if (--this.window <= 0) {
         this.queueWindowAck(this.ackFrom, seq);
@@ -280,7 +280,7 @@ export class FtfwMode extends ModeBase {
     this.behindSet = false;
     if (!hello && this.peerHello) {
       this.peerHello = false;
-      this.phaseEndAt = this.clock.now();
+      this.phaseEndAt = now;
       if (this.restartPending) this.peerRestartEnds();
     }
     if (this.barrierAcked) this.reconcileDone();
