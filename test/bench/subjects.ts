@@ -3,17 +3,16 @@
 // conntrackd 1.4.7 runs with the settings VyOS generates (test/lab/daemons.ts conntrackdConfig:
 // FTFW, multicast, NetlinkBufferSize 2 MB, MaxGrowth 8 MB, EventsReliable on, OverrunResync off);
 // ctsync runs with the equivalent `set service conntrack-sync` lines and its defaults.
-import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from '../lab/lab.ts';
 import type { Netns } from '../lab/netns.ts';
 import { ADDR } from '../lab/topology.ts';
 import {
-  startConntrackd, ctsyncConfig, CtsyncDaemon, type Conntrackd, type SyncSetup,
+  startConntrackd, startCtsync, CtsyncDaemon, type Conntrackd, type SyncSetup,
 } from '../lab/daemons.ts';
 import { conntrackdRequest, CODE } from '../../src/control/conntrackd.ts';
 import { fileURLToPath } from 'node:url';
-import { ctsyncCommand, scriptCommand, runtime } from '../../src/kernel/runtime.ts';
+import { scriptCommand, runtime } from '../../src/kernel/runtime.ts';
 import { sleep } from './proc.ts';
 
 export type SubjectName = 'conntrackd' | 'ctsync';
@@ -156,23 +155,11 @@ const PROFILED = fileURLToPath(new URL('./profiled-daemon.ts', import.meta.url))
 let profiles = 0;
 
 /** Starts ctsync in a namespace, optionally under the CPU profiler. */
-async function startCtsyncBench(lab: Lab, ns: Netns, s: SyncSetup, role: string, profileDir?: string, cpu?: number): Promise<CtsyncDaemon> {
-  const name = `bench-ctsync${seq++}`;
-  const file = join(lab.dir, `${name}.conf`);
-  writeFileSync(file, ctsyncConfig(s, lab.dir, name));
-  const [cmd, argv] = profileDir && runtime === 'node'
-    ? scriptCommand(PROFILED, [file, join(profileDir, `ctsync-${++profiles}-${role}.cpuprofile`)])
-    : ctsyncCommand(['daemon', '-c', file]);
-  const proc = ns.spawn(cmd, argv, { cpu });
-  const d = new CtsyncDaemon(ns, proc, join(lab.dir, `${name}.sock`), file, join(lab.dir, `${name}.ctl`));
-  const end = Date.now() + 30000;
-  while (!existsSync(d.socket)) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`ctsync exited (${proc.exitCode ?? proc.signalCode}): ${d.output.slice(-1500)}`);
-    if (Date.now() > end) throw new Error(`ctsync did not start within 30 s: ${d.output.slice(-1500)}`);
-    await sleep(50);
-  }
-  await d.request('ping');
-  return d;
+function startCtsyncBench(lab: Lab, ns: Netns, s: SyncSetup, role: string, profileDir?: string, cpu?: number): Promise<CtsyncDaemon> {
+  const command = profileDir && runtime === 'node'
+    ? (file: string) => scriptCommand(PROFILED, [file, join(profileDir, `ctsync-${++profiles}-${role}.cpuprofile`)])
+    : undefined;
+  return startCtsync(lab, ns, s, `bench-ctsync${seq++}`, { cpu, command });
 }
 
 export interface RunningPair {
@@ -186,8 +173,8 @@ export interface RunningPair {
 /** Starts the pair: node 0 (sender) in fw[0], node 1 (receiver) in fw[1]. */
 export async function startPair(name: SubjectName, lab: Lab, fw: [Netns, Netns], opt: PairOptions = {}): Promise<RunningPair> {
   if (name === 'conntrackd') {
-    const a = await startConntrackd(lab, fw[0], setupOf(0, opt), `bench-conntrackd${seq++}`, opt.cpus?.[0]);
-    const b = await startConntrackd(lab, fw[1], setupOf(1, opt), `bench-conntrackd${seq++}`, opt.cpus?.[1]);
+    const a = await startConntrackd(lab, fw[0], setupOf(0, opt), `bench-conntrackd${seq++}`, { cpu: opt.cpus?.[0] });
+    const b = await startConntrackd(lab, fw[1], setupOf(1, opt), `bench-conntrackd${seq++}`, { cpu: opt.cpus?.[1] });
     return {
       sender: new ConntrackdSubject(a), receiver: new ConntrackdSubject(b),
       stopSender: async () => { await lab.stop(a.proc); },

@@ -81,7 +81,7 @@ test('auto: real-time at the start, normal after 5 s of calm, real-time again wh
 test('auto bound to one CPU: every thread real-time at the start, every thread normal after 5 s', async () => {
   await withLab('sched1', async (lab) => {
     const fw = await buildSyncPair(lab);
-    const d = await startCtsync(lab, fw[0], side(0, { eventSource: 'auto' }), undefined, 0);
+    const d = await startCtsync(lab, fw[0], side(0, { eventSource: 'auto' }), undefined, { cpu: 0 });
     const all = (policy: number) => [...policies(d.pid).values()].every((p) => p === policy);
     const s0 = await d.snapshot();
     assert.ok(policies(d.pid).size >= 4, `the runtime's own threads: ${policies(d.pid).size}`);

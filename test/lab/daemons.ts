@@ -94,14 +94,21 @@ export function ctsyncConfig(s: SyncSetup, dir: string, name: string): string {
 
 let seq = 0;
 
-/** Starts `ctsync daemon` in a namespace (bound to one CPU if given) and waits until its control socket answers. */
-export async function startCtsync(lab: Lab, ns: Netns, s: SyncSetup, name = `ctsync${seq++}`, cpu?: number): Promise<CtsyncDaemon> {
+export interface StartOptions {
+  /** bound to this CPU from its first instruction */
+  cpu?: number;
+  /** the command that runs the daemon with this configuration file (default `ctsync daemon -c FILE`) */
+  command?: (configFile: string) => [string, string[]];
+}
+
+/** Starts `ctsync daemon` in a namespace and waits until its control socket answers. */
+export async function startCtsync(lab: Lab, ns: Netns, s: SyncSetup, name = `ctsync${seq++}`, opt: StartOptions = {}): Promise<CtsyncDaemon> {
   const file = join(lab.dir, `${name}.conf`);
   writeFileSync(file, ctsyncConfig(s, lab.dir, name));
-  const [cmd, argv] = ctsyncCommand(['daemon', '-c', file]);
-  const proc = ns.spawn(cmd, argv, { cpu });
+  const [cmd, argv] = opt.command ? opt.command(file) : ctsyncCommand(['daemon', '-c', file]);
+  const proc = ns.spawn(cmd, argv, { cpu: opt.cpu });
   const d = new CtsyncDaemon(ns, proc, join(lab.dir, `${name}.sock`), file, join(lab.dir, `${name}.ctl`));
-  await waitFor(() => existsSync(d.socket), 20000, `ctsync ${name}`, proc, () => d.output);
+  await waitFor(() => existsSync(d.socket), 30000, `ctsync ${name}`, proc, () => d.output);
   await d.request('ping');
   return d;
 }
@@ -164,10 +171,10 @@ ${filter}}
 }
 
 /** Starts the Debian conntrackd in a namespace and waits until its socket answers. */
-export async function startConntrackd(lab: Lab, ns: Netns, s: SyncSetup, name = `conntrackd${seq++}`, cpu?: number): Promise<Conntrackd> {
+export async function startConntrackd(lab: Lab, ns: Netns, s: SyncSetup, name = `conntrackd${seq++}`, opt: Pick<StartOptions, 'cpu'> = {}): Promise<Conntrackd> {
   const file = join(lab.dir, `${name}.conf`);
   writeFileSync(file, conntrackdConfig(s, lab.dir, name));
-  const proc = ns.spawn('conntrackd', ['-C', file], { cpu });
+  const proc = ns.spawn('conntrackd', ['-C', file], { cpu: opt.cpu });
   const d = new Conntrackd(ns, proc, file, join(lab.dir, `${name}.ctl`), join(lab.dir, `${name}.log`));
   await waitFor(() => existsSync(d.socket), 10000, `conntrackd ${name}`, proc, () => d.output + d.log());
   return d;
