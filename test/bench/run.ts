@@ -30,6 +30,7 @@ import { cpuSeconds, cpuSplit, cpuBusy, rssBytes, linkCounters, linkDelta, sleep
 import { medianRun } from './median.ts';
 import { programRunTime } from '../../src/kernel/bpf/prog-stats.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
+import { dgramFloor, L2_UDP_OVERHEAD, type Floor } from './dgram-floor.ts';
 
 export interface BenchOptions {
   /** flows of the replication phase (and entries of the first commit) */
@@ -135,6 +136,8 @@ export interface SubjectResult {
   bigCommit: CommitFigure;
   /** firewall A's busy time for the steady-state burst with no daemon running (split layout; else NaN) */
   trafficSeconds: number;
+  /** ctsync: node:dgram alone sending and receiving its steady-state datagrams (dgram-floor.ts); else null */
+  floor: Floor | null;
 }
 
 /** Run time of ctsync's BPF programs so far, ns (0 with none loaded: conntrackd); NaN unmeasured. */
@@ -349,6 +352,12 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   say(`  the kernel alone, ${opt.n} creates from a bare socket (median of three): ${failover.kernelSeconds.toFixed(3)} s`);
   const trafficSeconds = await trafficAlone(gens[0], pre.warm, opt);
   if (opt.split) say(`  the traffic alone, no daemon running: CPU 0 busy ${trafficSeconds.toFixed(3)} s (median of three)`);
+  let floor: Floor | null = null;
+  if (name === 'ctsync' && warm.dataPackets > 0) {
+    const stream = { datagrams: warm.dataPackets, size: Math.round(warm.dataBytes / warm.dataPackets) - L2_UDP_OVERHEAD, ms: warm.seconds * 1000 };
+    floor = await dgramFloor(fw, stream, opt.pair.cpus);
+    say(`  node:dgram alone, ${stream.datagrams} datagrams of ${stream.size} bytes: sender ${floor.sender.toFixed(3)} s, receiver ${floor.receiver.toFixed(3)} s CPU (median of three; ${floor.received} received)`);
+  }
   await flushTables(gens);
 
   say(`latency at ${opt.rate} flows/s for ${opt.seconds} s`);
@@ -374,7 +383,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit, trafficSeconds };
+  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit, trafficSeconds, floor };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */

@@ -16,7 +16,10 @@ interface Report {
   quick: boolean;
   options: { n: number; big: number; rate: number; seconds: number; layout: 'split' | 'shared' };
   rows: Row[];
-  results: { name: string; replication: { replicated: number; flows: number }; warm: { replicated: number; flows: number }; latency: { matched: number; flows: number } }[];
+  results: {
+    name: string; replication: { replicated: number; flows: number }; warm: { replicated: number; flows: number; dataPackets: number };
+    latency: { matched: number; flows: number }; floor: { sender: number; receiver: number; received: number } | null;
+  }[];
 }
 
 test('npm run bench -- --quick --json: a complete table for conntrackd and ctsync', async () => {
@@ -28,7 +31,7 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
   assert.equal(report.results.map((x) => x.name), ['conntrackd', 'ctsync']);
   assert.ok(report.rows.length >= 20, `rows: ${report.rows.length}`);
   const ids = report.rows.map((x) => x.id);
-  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'failover_commit_n', 'failover_kernel_n', 'failover_commit_above_kernel', 'rss_per_flow', 'burst_lost', 'commit_big']) {
+  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'failover_commit_n', 'failover_kernel_n', 'failover_commit_above_kernel', 'rss_per_flow', 'burst_lost', 'commit_big', 'sender_floor', 'receiver_floor']) {
     assert.ok(ids.includes(id), `row ${id} is missing`);
   }
   // CPUs 0 and 1 allowed: one for each firewall, and the busy time of each measured
@@ -45,6 +48,11 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
     assert.is(res.warm.replicated, res.warm.flows, `${res.name}: replicated in the steady state`);
     assert.is(res.latency.matched, res.latency.flows, `${res.name}: flows seen in the capture`);
   }
+  // node:dgram's floor replayed ctsync's steady-state datagrams, and every one of them arrived
+  const [cd, cs] = report.results;
+  assert.is(cd.floor, null, 'the floor is measured once, for ctsync\'s datagrams');
+  assert.ok(cs.floor !== null && cs.warm.dataPackets > 0);
+  assert.is(cs.floor!.received, cs.warm.dataPackets, 'datagrams the floor receiver counted');
   // the kernel's run time of ctsync's BPF program, counted while the bench holds the stats fd
   const bpf = report.rows.find((x) => x.id === 'bpf_sender')!;
   assert.is(bpf.conntrackd, 0, 'conntrackd runs no BPF program');
