@@ -44,9 +44,14 @@ class Peer {
     return this.next();
   }
   cpu(): number { return cpuSeconds(this.p.pid!); }
+  /** Closes its stdin, on which it ends; one that has not ended 5 s later is killed. */
   end(): Promise<void> {
     this.p.stdin!.end();
-    return new Promise((res) => { if (this.p.exitCode !== null || this.p.signalCode !== null) res(); else this.p.once('exit', () => res()); });
+    return new Promise((res) => {
+      if (this.p.exitCode !== null || this.p.signalCode !== null) return res();
+      const t = setTimeout(() => this.p.kill('SIGKILL'), 5000);
+      this.p.once('exit', () => { clearTimeout(t); res(); });
+    });
   }
 }
 
