@@ -9,6 +9,7 @@ import type { Netns } from '../lab/netns.ts';
 import { ADDR } from '../lab/topology.ts';
 import { scriptCommand } from '../../src/kernel/runtime.ts';
 import { DEFAULT_BUFFER_BYTES } from '../../src/sync/link.ts';
+import { IPV4_UDP_OVERHEAD } from '../../src/sync/wire.ts';
 import { cpuSeconds, sleep } from './proc.ts';
 
 /** The datagrams to replay: how many, their UDP payload size, and over how long. */
@@ -23,10 +24,10 @@ export interface Floor {
 }
 
 const PEER = fileURLToPath(new URL('./dgram-peer.ts', import.meta.url));
-// not the daemons' port: a daemon left running by mistake would only see noise, never this
+// the daemons' group on another port (theirs is 3780): a daemon still running never sees these
 const GROUP = '225.0.0.50', PORT = '3781';
-/** Ethernet, IPv4 and UDP headers: the link counters' bytes less the payload */
-export const L2_UDP_OVERHEAD = 14 + 20 + 8;
+/** Ethernet, IPv4 and UDP headers: what a datagram adds to its payload in the link counters */
+export const L2_UDP_OVERHEAD = 14 + IPV4_UDP_OVERHEAD;
 
 /** A peer process and its stdin/stdout conversation. */
 class Peer {
