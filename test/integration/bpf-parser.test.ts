@@ -229,6 +229,28 @@ test('what the filter cannot represent goes up to the socket, with a marker', ()
   expectPassedUp(message({ body: (w, f) => { basics(w, f, o4, r4); for (let i = 0; i < 100; i++) w.u32be(CTA.MARK, i); } }), 'too many attributes');
 });
 
+test('the program parses its own copy of the message: up to 1,024 bytes; a longer one goes up to the socket', () => {
+  // a security context long enough to bring the message to `size` bytes, then a mark as the last attribute
+  const sized = (size: number) => {
+    const build = (n: number) => message({ body: (w, f) => {
+      basics(w, f, o4, r4);
+      w.nest(CTA.SECCTX);
+      w.cstr(1, 'x'.repeat(n));
+      w.nestEnd();
+      w.u32be(CTA.MARK, 0x5a5a5a5a);
+    } });
+    for (let n = 1; n < 2048; n++) {
+      const m = build(n);
+      if (m.length === size) return m;
+    }
+    throw new Error(`no message of ${size} bytes`);
+  };
+  const atLimit = sized(1024);
+  expectRecord(atLimit, 'a message of 1,024 bytes, its last attribute at the end of the copy');
+  assert.is(run(atLimit).records[0].ev!.flow.mark, 0x5a5a5a5a);
+  expectPassedUp(sized(1028), 'a message of 1,028 bytes');
+});
+
 test('the filter maps decide in the kernel: dropped events leave no record and nothing queued', () => {
   const udp = (dst: string) => message({ body: (w, f) => {
     const orig: Tuple = { src: '192.0.2.2', dst, proto: 17, sport: 1, dport: 2 };

@@ -35,7 +35,7 @@ test('the embedded object is bpf/ctsync.bpf.o', () => {
 
 test('programs, maps and layout are the ones the loader expects', () => {
   assert.equal([...gen.PROGRAMS], ['ct_socket', 'ct_trace_event', 'ct_trace_verify']);
-  assert.equal([...gen.MAPS], ['accept_proto', 'counters', 'ct_config', 'events', 'ignore_v4', 'ignore_v6']);
+  assert.equal([...gen.MAPS], ['accept_proto', 'counters', 'ct_config', 'events', 'ignore_v4', 'ignore_v6', 'msg_scratch']);
   assert.is(gen.RECORD_SIZE % 8, 0, 'records stay 8-aligned in the ring buffer');
   assert.is(gen.LAYOUT.ct_tuple.size, 44);
   assert.is(gen.LAYOUT.ct_record.ktime_ns, 0);
