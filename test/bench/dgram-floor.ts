@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
+import type { Lab } from '../lab/lab.ts';
 import type { Netns } from '../lab/netns.ts';
 import { ADDR } from '../lab/topology.ts';
 import { scriptCommand } from '../../src/kernel/runtime.ts';
@@ -45,19 +46,10 @@ class Peer {
     return this.next();
   }
   cpu(): number { return cpuSeconds(this.p.pid!); }
-  /** Closes its stdin, on which it ends; one that has not ended 5 s later is killed. */
-  end(): Promise<void> {
-    this.p.stdin!.end();
-    return new Promise((res) => {
-      if (this.p.exitCode !== null || this.p.signalCode !== null) return res();
-      const t = setTimeout(() => this.p.kill('SIGKILL'), 5000);
-      this.p.once('exit', () => { clearTimeout(t); res(); });
-    });
-  }
 }
 
 /** Replays the stream from fw[0] to fw[1] three times; the round with the median receiver CPU. */
-export async function dgramFloor(fw: [Netns, Netns], stream: Stream, cpus?: [number, number]): Promise<Floor> {
+export async function dgramFloor(lab: Lab, fw: [Netns, Netns], stream: Stream, cpus?: [number, number]): Promise<Floor> {
   const spawn = (i: 0 | 1, args: string[]) => {
     const [cmd, argv] = scriptCommand(PEER, args);
     return new Peer(fw[i].spawn(cmd, argv, { cpu: cpus?.[i] }));
@@ -78,7 +70,7 @@ export async function dgramFloor(fw: [Netns, Netns], stream: Stream, cpus?: [num
     }
     return rounds.sort((a, b) => a.receiver - b.receiver)[1];
   } finally {
-    await tx.end();
-    await rx.end();
+    await lab.stop(tx.p);
+    await lab.stop(rx.p);
   }
 }

@@ -1,5 +1,5 @@
 // The two ends of the bench's node:dgram floor (dgram-floor.ts), each a long-lived process in a
-// namespace of the lab, driven by lines on stdin:
+// namespace of the lab (which ends them), driven by lines on stdin:
 //
 //   receive GROUP IFADDR PORT BUFBYTES   joins the group as the daemons do, counts datagrams and
 //                                        does nothing else with them; answers each line with the
@@ -24,7 +24,6 @@ if (role === 'receive') {
     console.log('ready');
   });
   lines.on('line', () => console.log(String(count)));
-  lines.on('close', () => s.close());
 } else if (role === 'send') {
   const [count, size, ms] = rest.map(Number);
   const s = dgram.createSocket('udp4');
@@ -49,7 +48,6 @@ if (role === 'receive') {
     console.log('ready');
   });
   lines.on('line', round);
-  lines.on('close', () => s.close());
 } else {
   console.error('usage: dgram-peer.ts receive GROUP IFADDR PORT BUFBYTES | send GROUP IFADDR PORT COUNT SIZE MS');
   process.exit(2);

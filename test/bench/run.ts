@@ -355,7 +355,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   let floor: Floor | null = null;
   if (name === 'ctsync' && warm.dataPackets > 0) {
     const stream = { datagrams: warm.dataPackets, size: Math.round(warm.dataBytes / warm.dataPackets) - L2_UDP_OVERHEAD, ms: warm.seconds * 1000 };
-    floor = await dgramFloor(fw, stream, opt.pair.cpus);
+    floor = await dgramFloor(lab, fw, stream, opt.pair.cpus);
     say(`  node:dgram alone, ${stream.datagrams} datagrams of ${stream.size} bytes: sender ${floor.sender.toFixed(3)} s, receiver ${floor.receiver.toFixed(3)} s CPU (median of three; ${floor.received} received)`);
   }
   await flushTables(gens);

@@ -30,6 +30,17 @@ interface Spec {
   ctsyncMax?: number;
 }
 
+/**
+ * node:dgram alone on ctsync's datagrams (dgram-floor.ts) against conntrackd's whole sender or
+ * receiver: the lowest ratio a node:dgram daemon can reach.
+ */
+function floorSpec(side: 'sender' | 'receiver', what: string, whole: (r: SubjectResult) => number): Spec {
+  return {
+    id: `${side}_floor`, metric: `${side} floor: node:dgram alone ${what} (conntrackd: its whole ${side})`, unit: 's',
+    get: (r) => per100k(r.name === 'ctsync' ? r.floor?.[side] ?? NaN : whole(r), r.warm.flows),
+  };
+}
+
 export function specs(n: number, big: number, rate: number): Spec[] {
   const k = (x: number) => x.toLocaleString('en-US');
   return [
@@ -42,9 +53,8 @@ export function specs(n: number, big: number, rate: number): Spec[] {
     { id: 'warm_replicated', metric: `steady state: flows in the peer's external cache`, unit: 'flows', get: (r) => r.warm.replicated },
     { id: 'cpu_sender', metric: 'steady state: CPU of the sender per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender, r.warm.flows), maxRatio: 0.5 },
     { id: 'cpu_receiver', metric: 'steady state: CPU of the receiver per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuReceiver, r.warm.flows), maxRatio: 0.5 },
-    // the lowest ratios a node:dgram daemon can reach: conntrackd's column is its whole sender or receiver
-    { id: 'sender_floor', metric: 'sender floor: node:dgram alone sending ctsync\'s datagrams (conntrackd: its whole sender)', unit: 's', get: (r) => (r.name === 'ctsync' ? per100k(r.floor?.sender ?? NaN, r.warm.flows) : per100k(r.warm.cpuSender, r.warm.flows)) },
-    { id: 'receiver_floor', metric: 'receiver floor: node:dgram alone on ctsync\'s datagrams (conntrackd: its whole receiver)', unit: 's', get: (r) => (r.name === 'ctsync' ? per100k(r.floor?.receiver ?? NaN, r.warm.flows) : per100k(r.warm.cpuReceiver, r.warm.flows)) },
+    floorSpec('sender', 'sending ctsync\'s datagrams', (r) => r.warm.cpuSender),
+    floorSpec('receiver', 'on ctsync\'s datagrams', (r) => r.warm.cpuReceiver),
     { id: 'sys_sender', metric: 'sender: of which in the kernel (stime)', unit: 's', get: (r) => per100k(r.warm.sysSender, r.warm.flows) },
     { id: 'bpf_sender', metric: 'sender: BPF kernel time where events are raised (in no CPU above)', unit: 's', get: (r) => per100k(r.warm.bpfSeconds, r.warm.flows) },
     { id: 'cpu_sender_bpf', metric: 'steady state: sender CPU and that BPF time, per 100,000 flows', unit: 's', get: (r) => per100k(r.warm.cpuSender + r.warm.bpfSeconds, r.warm.flows) },

@@ -3,12 +3,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { medianRun } from '../../test/bench/median.ts';
 import type { Replication } from '../../test/bench/run.ts';
+import { replication } from './bench-fixture.ts';
 
-const run = (cpuSender: number, cpuReceiver: number, lost: number, complete = true): Replication => ({
-  flows: 100000, generatorRate: 1e5, generatorSeconds: 1, generatorFailed: 0, replicated: complete ? 100000 : 99990,
-  seconds: cpuSender * 2, complete, cpuSender, cpuReceiver, sysSender: 0.1, sysReceiver: 0.05, bpfSeconds: 0.02, busyA: cpuSender * 3, busyB: cpuReceiver,
-  dataBytes: 8e6, dataPackets: 6000, ackBytes: 2e4, ackPackets: 333,
-  sender: { lost, resyncs: 0 }, receiver: { lost: 0, resyncs: 0 }, rssBefore: 1, rssAfter: 2,
+const run = (cpuSender: number, cpuReceiver: number, lost: number, complete = true): Replication => replication({
+  replicated: complete ? 100000 : 99990, seconds: cpuSender * 2, complete, cpuSender, cpuReceiver,
+  busyA: cpuSender * 3, busyB: cpuReceiver, sender: { lost, resyncs: 0 },
 });
 
 test('each figure is the median of its own values; losses the worst run\'s', () => {

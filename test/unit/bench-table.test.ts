@@ -5,13 +5,10 @@ import * as assert from 'uvu/assert';
 import { buildRows } from '../../test/bench/table.ts';
 import type { Replication, SubjectResult } from '../../test/bench/run.ts';
 import type { Floor } from '../../test/bench/dgram-floor.ts';
+import { replication } from './bench-fixture.ts';
 
-const rep = (flows: number, cpuSender: number, cpuReceiver: number): Replication => ({
-  flows, generatorRate: 1e5, generatorSeconds: 1, generatorFailed: 0, replicated: flows, seconds: 0.8, complete: true,
-  cpuSender, cpuReceiver, sysSender: 0.1, sysReceiver: 0.01, bpfSeconds: 0, busyA: 0.8, busyB: 0.1,
-  dataBytes: 8.6e6, dataPackets: 6000, ackBytes: 1e4, ackPackets: 50,
-  sender: { lost: 0, resyncs: 0 }, receiver: { lost: 0, resyncs: 0 }, rssBefore: 0, rssAfter: 2e7,
-});
+const rep = (flows: number, cpuSender: number, cpuReceiver: number): Replication =>
+  replication({ flows, replicated: flows, cpuSender, cpuReceiver, bpfSeconds: 0, busyB: 0.1, dataBytes: 8.6e6, ackBytes: 1e4, ackPackets: 50, rssBefore: 0, rssAfter: 2e7 });
 
 const subject = (name: 'conntrackd' | 'ctsync', cpuSender: number, cpuReceiver: number, floor: Floor | null): SubjectResult => {
   const warm = rep(200000, cpuSender, cpuReceiver);
