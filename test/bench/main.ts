@@ -99,7 +99,7 @@ export async function main(args: string[]): Promise<number> {
   const rows = buildRows(results, opt.n, opt.big, opt.rate);
   const report = {
     started, finished: new Date().toISOString(), quick, machine: m, loadAfter: machine().loadAverage,
-    options: { n: opt.n, bigRequested, big: opt.big, rate: opt.rate, seconds: opt.seconds, eventSource: opt.pair.eventSource ?? 'auto', layout },
+    options: { n: opt.n, bigRequested, big: opt.big, rate: opt.rate, seconds: opt.seconds, warm: opt.warmRuns, eventSource: opt.pair.eventSource ?? 'auto', layout },
     rows, results,
   };
   const out = option(args, 'out');

@@ -1,6 +1,19 @@
-// The steady-state figures of the bench: several bursts, summarised figure by figure.
-import type { Replication } from './run.ts';
+// The steady-state figures of the bench: several bursts (and the deletes between them),
+// summarised figure by figure.
+import type { Replication, Deletion } from './run.ts';
 import type { LossCounters } from './subjects.ts';
+
+/** The median of some values (NaN for none). */
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/** The worst run's losses and resyncs (each the highest of its own values). */
+function worst<T>(runs: T[], get: (r: T) => LossCounters): LossCounters {
+  return { lost: Math.max(0, ...runs.map((r) => get(r).lost)), resyncs: Math.max(0, ...runs.map((r) => get(r).resyncs)) };
+}
 
 /**
  * The median run, figure by figure (each number the median of its own values); losses are the
@@ -8,19 +21,22 @@ import type { LossCounters } from './subjects.ts';
  */
 export function medianRun(runs: Replication[]): Replication {
   const last = runs[runs.length - 1];
-  const med = (get: (r: Replication) => number): number => {
-    const v = runs.map(get).sort((a, b) => a - b);
-    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
-  const worst = (get: (r: Replication) => LossCounters): LossCounters => ({
-    lost: Math.max(...runs.map((r) => get(r).lost)), resyncs: Math.max(...runs.map((r) => get(r).resyncs)),
-  });
   const out = { ...last };
   for (const k of Object.keys(last) as (keyof Replication)[]) {
-    if (typeof last[k] === 'number') (out as Record<string, unknown>)[k] = med((r) => r[k] as number);
+    if (typeof last[k] === 'number') (out as Record<string, unknown>)[k] = median(runs.map((r) => r[k] as number));
   }
   out.complete = runs.every((r) => r.complete);
-  out.sender = worst((r) => r.sender);
-  out.receiver = worst((r) => r.receiver);
+  out.sender = worst(runs, (r) => r.sender);
+  out.receiver = worst(runs, (r) => r.receiver);
   return out;
+}
+
+/** The same for the deletes; the flows left at the peer are the worst delete's too. */
+export function medianDeletion(runs: Deletion[]): Deletion {
+  return {
+    flows: median(runs.map((d) => d.flows)), seconds: median(runs.map((d) => d.seconds)),
+    left: Math.max(0, ...runs.map((d) => d.left)),
+    cpuSender: median(runs.map((d) => d.cpuSender)), cpuReceiver: median(runs.map((d) => d.cpuReceiver)),
+    sender: worst(runs, (d) => d.sender), receiver: worst(runs, (d) => d.receiver),
+  };
 }

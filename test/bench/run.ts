@@ -27,7 +27,7 @@ import { inNetns } from '../../src/kernel/netns.ts';
 import { startPair, type SubjectName, type Daemon, type LossCounters, type PairOptions, type RunningPair } from './subjects.ts';
 import { encodeCreates, burst as runBurst, paced, flowAt, flowTag, type Encoded } from './generator.ts';
 import { cpuSeconds, cpuSplit, cpuBusy, rssBytes, linkCounters, linkDelta, sleep, conntrackMax } from './proc.ts';
-import { medianRun } from './median.ts';
+import { medianRun, medianDeletion } from './median.ts';
 import { programRunTime } from '../../src/kernel/bpf/prog-stats.ts';
 import { startCapture, stopCapture, readPcap, firstArrivals, summarise, type LatencySummary } from './capture.ts';
 import { dgramFloor, L2_UDP_OVERHEAD, type Floor } from './dgram-floor.ts';
@@ -94,6 +94,21 @@ export interface Replication {
   rssAfter: number;
 }
 
+/** A steady-state delete: the sender's kernel table flushed, until the peer's external cache is empty. */
+export interface Deletion {
+  /** flows in the peer's external cache when the flush began */
+  flows: number;
+  /** from the flush until the receiver's cache held its final count */
+  seconds: number;
+  /** flows still in the receiver's external cache at the end (0 when every delete arrived) */
+  left: number;
+  cpuSender: number;
+  cpuReceiver: number;
+  /** losses and resyncs during the delete (differences of the daemons' counters) */
+  sender: LossCounters;
+  receiver: LossCounters;
+}
+
 export interface CommitFigure {
   entries: number;
   wallSeconds: number;
@@ -129,6 +144,9 @@ export interface SubjectResult {
    */
   warm: Replication;
   warmRuns: Replication[];
+  /** the deletes of the steady-state cycles (the first N, then each burst but the last); each figure the median */
+  deletion: Deletion;
+  deletions: Deletion[];
   commit: CommitFigure;
   failover: FailoverFigure;
   latency: Latency;
@@ -153,12 +171,13 @@ async function flushTables(cts: Conntrack[]): Promise<void> {
 }
 
 /**
- * Polls the receiver's external cache until it holds `want` flows or stops growing for stallMs.
+ * Polls the receiver's external cache until it holds `want` flows (at least; `down`: at most) or
+ * stops changing for stallMs.
  * Every poll costs the daemon some CPU (a statistics request), so polls are spaced by the
  * expected time to completion (from the rate seen so far), between 5 and 100 ms: few polls, and
  * the last ones close together, so the end is known to within a few ms for both daemons alike.
  */
-async function waitReplicated(d: Daemon, want: number, stallMs: number, t0: number): Promise<{ count: number; at: number; polls: number }> {
+async function waitReplicated(d: Daemon, want: number, stallMs: number, t0: number, down = false): Promise<{ count: number; at: number; polls: number }> {
   let last = -1, lastChange = performance.now(), polls = 0;
   let prevCount = 0, prevAt = performance.now();
   for (;;) {
@@ -166,11 +185,11 @@ async function waitReplicated(d: Daemon, want: number, stallMs: number, t0: numb
     polls++;
     const now = performance.now();
     if (c !== last) { last = c; lastChange = now; }
-    if (c >= want || now - lastChange > stallMs) return { count: c, at: lastChange - t0, polls };
-    const rate = (c - prevCount) / Math.max(1, now - prevAt);
+    if ((down ? c <= want : c >= want) || now - lastChange > stallMs) return { count: c, at: lastChange - t0, polls };
+    const rate = Math.abs(c - prevCount) / Math.max(1, now - prevAt);
     prevCount = c;
     prevAt = now;
-    const eta = rate > 0 ? (want - c) / rate : 100;
+    const eta = rate > 0 ? Math.abs(want - c) / rate : 100;
     await sleep(Math.min(100, Math.max(5, eta / 2)));
   }
 }
@@ -212,20 +231,28 @@ async function replicate(
 }
 
 /**
- * Deletes every flow of the sender's kernel table and waits until the receiver's external cache
- * is empty again (or stops shrinking for stallMs): the daemons have then handled a whole cycle of
- * creates and deletes, as a firewall's daemon always has, and their code is compiled.
+ * Deletes every flow of the sender's kernel table (one flush: the kernel raises a DESTROY event
+ * for each, back to back) and waits until the receiver's external cache is empty again (or stops
+ * shrinking for stallMs): the daemons have then handled a whole cycle of creates and deletes, as a
+ * firewall's daemon always has, and their code is compiled.
  */
-async function deleteAll(pair: RunningPair, gen: Conntrack, opt: BenchOptions): Promise<number> {
+async function deleteAll(pair: RunningPair, gen: Conntrack, opt: BenchOptions): Promise<Deletion> {
+  const { sender, receiver } = pair;
+  const flows = await receiver.externalCount();
+  const l0 = [await sender.loss(), await receiver.loss()];
+  const c0 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  const t0 = performance.now();
   gen.flush();
-  let last = -1, lastChange = performance.now();
-  for (;;) {
-    const c = await pair.receiver.externalCount();
-    const now = performance.now();
-    if (c !== last) { last = c; lastChange = now; }
-    if (c <= 0 || now - lastChange > opt.stallMs) return c;
-    await sleep(50);
-  }
+  const r = await waitReplicated(receiver, 0, opt.stallMs, t0, true);
+  const c1 = [cpuSeconds(sender.pid), cpuSeconds(receiver.pid)];
+  // a loss is reported at the daemon's next look at its counters: give it that moment
+  await sleep(300);
+  const l1 = [await sender.loss(), await receiver.loss()];
+  const delta = (a: LossCounters, b: LossCounters): LossCounters => ({ lost: b.lost - a.lost, resyncs: b.resyncs - a.resyncs });
+  return {
+    flows, seconds: r.at / 1000, left: r.count, cpuSender: c1[0] - c0[0], cpuReceiver: c1[1] - c0[1],
+    sender: delta(l0[0], l1[0]), receiver: delta(l0[1], l1[1]),
+  };
 }
 
 async function commitAll(d: Daemon): Promise<CommitFigure> {
@@ -327,13 +354,18 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
   let pair = await startPair(name, lab, fw, opt.pair);
   let replication: Replication, warm: Replication, commit: CommitFigure, failover: FailoverFigure;
   const warmRuns: Replication[] = [];
+  const deletions: Deletion[] = [];
+  const deleted = async () => {
+    const d = await deleteAll(pair, gens[0], opt);
+    deletions.push(d);
+    say(`  deleted: the peer's cache from ${d.flows} to ${d.left} in ${d.seconds.toFixed(3)} s, CPU sender ${d.cpuSender.toFixed(2)} s, receiver ${d.cpuReceiver.toFixed(2)} s, lost ${d.sender.lost}, resyncs ${d.sender.resyncs}`);
+  };
   try {
     replication = await replicate(pair, fw, gens[0], pre.n, opt.n, opt);
     say(`  ${replication.replicated}/${opt.n} in ${replication.seconds.toFixed(3)} s; all deleted again`);
-    const left = await deleteAll(pair, gens[0], opt);
-    if (left > 0) say(`  ${left} flows stayed in the peer's external cache after the delete`);
+    await deleted();
     for (let k = 0; k < opt.warmRuns; k++) {
-      if (k > 0) await deleteAll(pair, gens[0], opt);
+      if (k > 0) await deleted();
       // the tuples alternate, so that a burst never meets the last one's entries still dying
       const r = await replicate(pair, fw, gens[0], k % 2 === 0 ? pre.warm : pre.n, opt.n, opt);
       warmRuns.push(r);
@@ -383,7 +415,7 @@ export async function benchSubject(lab: Lab, fw: [Netns, Netns], gens: [Conntrac
     await pair.stop();
   }
   await flushTables(gens);
-  return { name, replication, warm, warmRuns, commit, failover, latency, burst, bigCommit, trafficSeconds, floor };
+  return { name, replication, warm, warmRuns, deletion: medianDeletion(deletions), deletions, commit, failover, latency, burst, bigCommit, trafficSeconds, floor };
 }
 
 /** Builds the lab, runs every daemon, tears the lab down. */

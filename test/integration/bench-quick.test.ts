@@ -14,10 +14,11 @@ const MAIN = fileURLToPath(new URL('../bench/main.ts', import.meta.url));
 
 interface Report {
   quick: boolean;
-  options: { n: number; big: number; rate: number; seconds: number; layout: 'split' | 'shared' };
+  options: { n: number; big: number; rate: number; seconds: number; warm: number; layout: 'split' | 'shared' };
   rows: Row[];
   results: {
     name: string; replication: { replicated: number; flows: number }; warm: { replicated: number; flows: number; dataPackets: number };
+    deletions: { flows: number; left: number }[];
     latency: { matched: number; flows: number }; floor: { sender: number; receiver: number; received: number } | null;
   }[];
 }
@@ -31,7 +32,7 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
   assert.equal(report.results.map((x) => x.name), ['conntrackd', 'ctsync']);
   assert.ok(report.rows.length >= 20, `rows: ${report.rows.length}`);
   const ids = report.rows.map((x) => x.id);
-  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'failover_commit_n', 'failover_kernel_n', 'failover_commit_above_kernel', 'rss_per_flow', 'burst_lost', 'commit_big', 'sender_floor', 'receiver_floor']) {
+  for (const id of ['replication_s', 'cpu_sender_first', 'cpu_receiver_first', 'cpu_sender', 'cpu_receiver', 'bytes_per_flow', 'latency_p50', 'latency_p99', 'commit_n', 'failover_commit_n', 'failover_kernel_n', 'failover_commit_above_kernel', 'rss_per_flow', 'burst_lost', 'commit_big', 'sender_floor', 'receiver_floor', 'delete_s', 'delete_lost', 'delete_cpu_sender']) {
     assert.ok(ids.includes(id), `row ${id} is missing`);
   }
   // CPUs 0 and 1 allowed: one for each firewall, and the busy time of each measured
@@ -47,6 +48,9 @@ test('npm run bench -- --quick --json: a complete table for conntrackd and ctsyn
     assert.is(res.replication.replicated, res.replication.flows, `${res.name}: replicated`);
     assert.is(res.warm.replicated, res.warm.flows, `${res.name}: replicated in the steady state`);
     assert.is(res.latency.matched, res.latency.flows, `${res.name}: flows seen in the capture`);
+    // each delete (the first N, then every steady-state burst but the last) emptied the peer's cache
+    assert.is(res.deletions.length, report.options.warm, `${res.name}: deletes`);
+    for (const d of res.deletions) assert.equal([d.flows, d.left], [report.options.n, 0], `${res.name}: a delete`);
   }
   // node:dgram's floor replayed ctsync's steady-state datagrams, and every one of them arrived
   const [cd, cs] = report.results;
