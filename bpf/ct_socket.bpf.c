@@ -327,7 +327,16 @@ int ct_socket(struct __sk_buff *skb)
 
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
-		/* the reader is behind: the event is lost and user space resyncs */
+		/* The reader is behind. A DESTROY goes to the socket instead, read there once the ring
+		 * is empty: out of order, but its kernel id tells it from a newer conntrack of the same
+		 * tuple. Should the socket be full too, the kernel keeps the conntrack and sends the
+		 * event again (the socket asks for delivery errors). A mass delete (a flush, an
+		 * interface going down) thus loses nothing. Other events are lost, and user space
+		 * resyncs: an old NEW or UPDATE read late would undo a newer one. */
+		if ((h.type & 0xff) == CT_MSG_DELETE) {
+			count(CTR_DESTROY_UP);
+			return skb_len;
+		}
 		count(CTR_RB_FULL);
 		return 0;
 	}

@@ -152,6 +152,7 @@ enum ctr_index {
 	CTR_SUBMITTED = 4,  /* conntrack records submitted to the ring buffer */
 	CTR_OTHER_NETNS = 5,/* tracing: events of another network namespace, ignored */
 	CTR_MARKER_LOST = 6,/* pass-up markers that found the ring buffer full (order only) */
+	CTR_DESTROY_UP = 7, /* DESTROY events that found the ring buffer full: handed to the socket */
 	CTR_NUM = 8,
 };
 

@@ -198,6 +198,11 @@ export interface RingStats {
   bytes: number;
   /** records the kernel could not reserve (ring full), each triggering a resync */
   reserveFailed: number;
+  /**
+   * DESTROY events that found the ring full and went to the event socket instead (not lost; with
+   * the socket full too, the kernel sends them again)
+   */
+  destroysToSocket?: number;
   /** events dropped in the kernel by the filter maps */
   filteredInKernel: number;
   /** times the reader woke up and found data */

@@ -2,7 +2,7 @@
 // flush, for conntracks and expectations. Requests go out in batches (many messages per sendto);
 // the kernel handles a netlink request inside sendto, so replies are queued by the time it returns.
 import type { Flow, Expectation, Family } from '../flow/flow.ts';
-import { NetlinkSocket, NETLINK_OPT } from './netlink.ts';
+import { NetlinkSocket, NETLINK_OPT, SOL_NETLINK } from './netlink.ts';
 import { NlWriter, NLMSG, NLM_F, eachMessage } from './nlmsg.ts';
 import {
   SUBSYS_CT, SUBSYS_EXP, CT_MSG, EXP_MSG, familyToAf,
@@ -10,7 +10,6 @@ import {
 } from './ctnetlink.ts';
 import { E, errnoName } from './libc.ts';
 
-const SOL_NETLINK = 270;
 const BATCH_BYTES = 192 * 1024;
 
 export interface BatchResult {

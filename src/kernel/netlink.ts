@@ -10,7 +10,7 @@ export const NETLINK_NETFILTER = 12;
 
 export const SOL_SOCKET = 1;
 export const SO = { SNDBUF: 7, RCVBUF: 8, SNDBUFFORCE: 32, RCVBUFFORCE: 33, ATTACH_BPF: 50, DETACH_BPF: 27 } as const;
-const SOL_NETLINK = 270;
+export const SOL_NETLINK = 270;
 export const NETLINK_OPT = {
   ADD_MEMBERSHIP: 1, DROP_MEMBERSHIP: 2, BROADCAST_ERROR: 4, NO_ENOBUFS: 5, CAP_ACK: 10, EXT_ACK: 11,
 } as const;

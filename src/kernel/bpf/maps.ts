@@ -96,6 +96,8 @@ export interface BpfCounters {
   otherNetns: number;
   /** pass-up markers that found the ring buffer full */
   markerLost: number;
+  /** DESTROY events that found the ring buffer full, handed to the socket instead */
+  destroyUp: number;
 }
 
 /** Sums the per-CPU counters map. */
@@ -132,6 +134,7 @@ export class CounterReader {
       submitted: this.sum(CTR.CTR_SUBMITTED),
       otherNetns: this.sum(CTR.CTR_OTHER_NETNS),
       markerLost: this.sum(CTR.CTR_MARKER_LOST),
+      destroyUp: this.sum(CTR.CTR_DESTROY_UP),
     };
   }
 }

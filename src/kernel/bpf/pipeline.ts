@@ -5,7 +5,7 @@
 // their marker record sits, so the sink sees events in kernel order.
 import { readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { NetlinkSocket } from '../netlink.ts';
+import { NetlinkSocket, NETLINK_OPT, SOL_NETLINK } from '../netlink.ts';
 import { eachMessage, NLMSG } from '../nlmsg.ts';
 import { GROUP } from '../ctnetlink.ts';
 import { deliverMessage } from '../events/netlink.ts';
@@ -34,6 +34,11 @@ export interface PipelineOptions {
   expectations?: boolean;
   /** kernel receive buffer of the event socket, for passed-up messages */
   socketBufferBytes?: number;
+  /**
+   * ask the kernel to send again a DESTROY the event socket could not take (the program hands
+   * DESTROYs to the socket when the ring buffer is full): a mass delete then loses nothing
+   */
+  reliableDestroy?: boolean;
   /** ring-buffer poll interval while busy / longest when idle (ms) */
   busyMs?: number;
   idleMs?: number;
@@ -130,6 +135,7 @@ export class BpfPipeline {
     let ring: RingReader | undefined;
     try {
       this.sock.setReceiveBuffer(opt.socketBufferBytes ?? 4 << 20);
+      if (opt.reliableDestroy) this.sock.setInt(SOL_NETLINK, NETLINK_OPT.BROADCAST_ERROR, 1);
       // the filter goes on before the groups are joined: no event reaches the queue unfiltered
       this.links.push(new SocketFilter(obj, 'ct_socket').attach(this.sock));
       ring = new RingReader(mapRing(obj.mapFd('events'), obj.ringBytes));

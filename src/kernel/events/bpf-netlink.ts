@@ -20,6 +20,8 @@ export interface BpfSourceOptions {
   watchedIdleMs?: number;
   /** kernel receive buffer of the event socket, for the messages passed up (default 4 MB) */
   socketBufferBytes?: number;
+  /** the kernel sends again a DESTROY the socket could not take (BpfPipeline) */
+  reliableDestroy?: boolean;
 }
 
 /** What both BPF sources share: a BpfPipeline (ring buffer, counters, filter maps) behind EventSource. */

@@ -1,12 +1,10 @@
 // The plain ctnetlink event source: events parsed in TypeScript, for hosts without BPF rights.
-import { NetlinkSocket, NETLINK_OPT } from '../netlink.ts';
+import { NetlinkSocket, NETLINK_OPT, SOL_NETLINK } from '../netlink.ts';
 import { eachMessage, NLMSG, NLM_F, type NlHeader } from '../nlmsg.ts';
 import { GROUP, SUBSYS_CT, SUBSYS_EXP, CT_MSG, decodeFlow, decodeExpectation } from '../ctnetlink.ts';
 import { EV, type EventType } from '../../flow/event.ts';
 import { type EventSink, type EventSource, type SourceCounters, zeroCounters } from './source.ts';
 import { E } from '../libc.ts';
-
-const SOL_NETLINK = 270;
 
 export interface NetlinkSourceOptions {
   /** kernel receive buffer in bytes (event-listen-queue-size) */

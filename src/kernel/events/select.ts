@@ -21,7 +21,7 @@ export interface OpenEventSourceOptions {
   filter: FlowFilter;
   /** follow expectation events too (expect-sync) */
   expectations: boolean;
-  /** plain netlink: ask the kernel to retry undelivered destroy events */
+  /** ask the kernel to retry destroy events the event socket could not take */
   reliableDestroy?: boolean;
   /** throw instead of falling back when the configured kind cannot be used */
   strict?: boolean;
@@ -72,7 +72,7 @@ export function openEventSource(opts: OpenEventSourceOptions): EventSource {
 }
 
 function open(kind: SourceKind, opts: OpenEventSourceOptions, reason: string): EventSource {
-  const bpf = { bufferMB: opts.bufferMB, filter: opts.filter, expectations: opts.expectations, reason, busyMs: opts.busyMs, idleMs: opts.idleMs };
+  const bpf = { bufferMB: opts.bufferMB, filter: opts.filter, expectations: opts.expectations, reason, busyMs: opts.busyMs, idleMs: opts.idleMs, reliableDestroy: opts.reliableDestroy };
   switch (kind) {
     case 'bpf-tracing': return new BpfTracingEventSource(bpf);
     case 'bpf-netlink': return new BpfNetlinkEventSource(bpf);
