@@ -4,7 +4,7 @@
 // kernel events is read before the event buffer fills. ctsync does the same while it matters and
 // runs under the normal scheduler otherwise (CTSYNC_SCHED, default `auto`):
 //
-//   rr     SCHED_RR 99 from the start, as conntrackd
+//   rr     SCHED_RR 99 from the start, as conntrackd (bound to a single CPU: every thread, as auto)
 //   other  the normal scheduler throughout
 //   auto   SCHED_RR 99 at the start and from the moment a read pass finds a backlog in the
 //          event ring buffer (ENTER_FILL) or the peer has to resend datagrams this node missed;
@@ -117,7 +117,7 @@ export class MainThreadScheduler {
   entered = 0;
   private calls: SchedCalls | undefined;
   private refused = false;
-  /** auto, bound to one CPU: every thread switches, not the main thread alone (top of this file) */
+  /** bound to one CPU: every thread switches, not the main thread alone (top of this file) */
   private single = false;
   private lastHigh = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -139,11 +139,13 @@ export class MainThreadScheduler {
   start(): string {
     if (this.policy === 'other') return 'scheduler: normal (CTSYNC_SCHED=other)';
     // one CPU: the runtime's other threads must share it with a real-time main thread
-    this.single = this.policy === 'auto' && this.cpus() < 2;
+    // rr too: with the main thread alone real-time on its only CPU, replication stalled for 30-50 ms
+    // at a time while the runtime's threads waited (latency p90 26-31 ms at 5,000 flows/s)
+    this.single = this.cpus() < 2;
     const r = this.enter();
     if (r) return `real-time scheduling not available (${r}): running with the default scheduler`;
     const prio = this.calls!.priority;
-    if (this.policy === 'rr' || !this.backlogSignal) return `scheduler: SCHED_RR priority ${prio}`;
+    if (this.policy === 'rr' || !this.backlogSignal) return `scheduler: SCHED_RR priority ${prio}${this.single ? ' for every thread (one CPU allowed)' : ''}`;
     // the start (the first dump, a peer's resync, code not yet compiled) is a backlog of its own
     this.lastHigh = this.now();
     this.watch();

@@ -104,7 +104,7 @@ test('auto without a backlog signal (netlink source) runs SCHED_RR throughout', 
   assert.equal(calls, ['rr']);
 });
 
-test('auto on a single CPU switches every thread, not the main thread alone; rr is still the main thread', () => {
+test('on a single CPU, auto and rr switch every thread, not the main thread alone', () => {
   const { s, calls, clock } = setup('auto', { cpus: 1 });
   assert.match(s.start(), /SCHED_RR priority 99 for every thread \(one CPU allowed/);
   clock.t = LEAVE_MS;
@@ -114,8 +114,11 @@ test('auto on a single CPU switches every thread, not the main thread alone; rr 
   assert.ok(s.realtime);
   assert.equal(calls, ['rr all', 'other all', 'rr all']);
   const rr = setup('rr', { cpus: 1 });
-  assert.match(rr.s.start(), /SCHED_RR priority 99$/);
-  assert.equal(rr.calls, ['rr']);
+  assert.match(rr.s.start(), /SCHED_RR priority 99 for every thread \(one CPU allowed\)$/);
+  assert.equal(rr.calls, ['rr all']);
+  const rrTwo = setup('rr', { cpus: 2 });
+  assert.match(rrTwo.s.start(), /SCHED_RR priority 99$/);
+  assert.equal(rrTwo.calls, ['rr']);
   const two = setup('auto', { cpus: 2 });
   assert.match(two.s.start(), /for the main thread while/);
   assert.equal(two.calls, ['rr']);
