@@ -203,6 +203,8 @@ export interface RingStats {
    * the socket full too, the kernel sends them again)
    */
   destroysToSocket?: number;
+  /** event-socket overruns (ENOBUFS) that can only have dropped such DESTROYs: not a loss, no resync */
+  destroyOverruns?: number;
   /** events dropped in the kernel by the filter maps */
   filteredInKernel: number;
   /** times the reader woke up and found data */

@@ -70,7 +70,7 @@ export function takeSnapshot(d: Daemon, opts: { rsqueue?: boolean; latency?: boo
     ...(pipeline ? {
       ring: {
         size: pipeline.ringBytes, records: pipeline.ring.records, bytes: pipeline.ring.bytes,
-        reserveFailed: pipeline.bpf.ringFull, destroysToSocket: pipeline.bpf.destroyUp, filteredInKernel: pipeline.bpf.filtered, wakeups: pipeline.ring.batches,
+        reserveFailed: pipeline.bpf.ringFull, destroysToSocket: pipeline.bpf.destroyUp, destroyOverruns: pipeline.socketOverrunsResent, filteredInKernel: pipeline.bpf.filtered, wakeups: pipeline.ring.batches,
         ...(ringUsed !== undefined ? { used: ringUsed } : {}),
       },
     } : {}),

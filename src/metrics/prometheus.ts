@@ -102,6 +102,7 @@ export function renderMetrics(s: Snapshot, latency: readonly Latency[] = []): st
     x.counter('ctsync_ring_records_total', 'Records read from the BPF ring buffer.', one(g.records));
     x.counter('ctsync_ring_read_bytes_total', 'Bytes read from the BPF ring buffer, headers included.', one(g.bytes));
     x.counter('ctsync_ring_reserve_failed_total', 'Events the kernel could not put in the full ring buffer (drops).', one(g.reserveFailed));
+    if (g.destroyOverruns !== undefined) x.counter('ctsync_ring_destroy_overruns_total', 'Event socket overruns that dropped only DESTROY events, which the kernel sends again (no resync).', one(g.destroyOverruns));
     if (g.destroysToSocket !== undefined) x.counter('ctsync_ring_destroys_to_socket_total', 'DESTROY events that found the ring buffer full and went to the event socket (not lost).', one(g.destroysToSocket));
     x.counter('ctsync_ring_kernel_filtered_total', 'Events dropped in the kernel by the BPF filter maps.', one(g.filteredInKernel));
     x.counter('ctsync_ring_wakeups_total', 'Reader passes that found records.', one(g.wakeups));

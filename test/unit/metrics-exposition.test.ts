@@ -103,7 +103,7 @@ function fullSnapshot(): Snapshot {
     resendQueue: { length: 0 },
     queues: { allocatedNodes: 0, list: [{ name: 'txqueue', current: 0, max: 0, enospc: 0 }, { name: 'rsqueue', current: 0, max: 0, enospc: 0 }] },
     eventSource: { kind: 'bpf-netlink', requested: 'auto' },
-    ring: { size: 0, records: 0, bytes: 0, reserveFailed: 0, destroysToSocket: 0, filteredInKernel: 0, wakeups: 0, used: 0 },
+    ring: { size: 0, records: 0, bytes: 0, reserveFailed: 0, destroysToSocket: 0, destroyOverruns: 0, filteredInKernel: 0, wakeups: 0, used: 0 },
     latency: [{ stage: 'kernel-to-wire', count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, dropped: 0 }],
     events: { conntrack: { tcp: { new: 0, update: 0, destroy: 0 }, udp: { new: 0, update: 0, destroy: 0 } }, expect: { new: 0, update: 0, destroy: 0 }, own: 0 },
     messages: {
@@ -177,6 +177,7 @@ test('metric names, labels and values agree with the snapshot', () => {
   assert.is(promValue(f, 'ctsync_ring_used_bytes'), s.ring!.used);
   assert.is(promValue(f, 'ctsync_ring_reserve_failed_total'), s.ring!.reserveFailed);
   assert.is(promValue(f, 'ctsync_ring_destroys_to_socket_total'), s.ring!.destroysToSocket);
+  assert.is(promValue(f, 'ctsync_ring_destroy_overruns_total'), s.ring!.destroyOverruns);
   assert.is(promValue(f, 'ctsync_link_sent_bytes_total', { link: 'sync1' }), s.links[1].bytesSent);
   assert.is(promValue(f, 'ctsync_link_errors_total', { link: 'sync0', direction: 'receive' }), s.links[0].errorsRecv);
   assert.is(promValue(f, 'ctsync_link_up', { link: 'sync0' }), 1);

@@ -2,12 +2,14 @@
 // socket filter attached, the ring-buffer reader, and the accounting. Records are decoded in
 // place; the few messages the filter passes up (expectation events, messages it cannot
 // represent) are read from the socket with the TypeScript codec at the point of the stream where
-// their marker record sits, so the sink sees events in kernel order.
+// their marker record sits, so the sink sees events in kernel order. DESTROYs that found the ring
+// full go up without a marker and are read once the ring is empty, or on the way to a marker's
+// message (their kernel id keeps a late one from ending a newer conntrack of the same tuple).
 import { readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { NetlinkSocket, NETLINK_OPT, SOL_NETLINK } from '../netlink.ts';
 import { eachMessage, NLMSG } from '../nlmsg.ts';
-import { GROUP } from '../ctnetlink.ts';
+import { GROUP, SUBSYS_CT, CT_MSG } from '../ctnetlink.ts';
 import { deliverMessage } from '../events/netlink.ts';
 import { E } from '../libc.ts';
 import { watchIsCheap, watchReadable } from '../runtime.ts';
@@ -19,9 +21,11 @@ import { SocketFilter, type SocketFilterLink } from './socket-filter.ts';
 import { TracingProgram, type TracingLink } from './tracing.ts';
 import { MapWriter, CounterReader, type BpfCounters } from './maps.ts';
 import { RingReader, mapRing, ringSizeFor, pageSize, type RingStats } from './ringbuf.ts';
-import { decodeRecord, recordFlags, REC_FLAG, CFG, type ProgramName } from './ctsync.gen.ts';
+import { decodeRecord, recordFlags, REC_FLAG, CFG, LAYOUT, type ProgramName } from './ctsync.gen.ts';
 
 const settled = Promise.resolve();
+/** nlmsg_type of a conntrack DESTROY event */
+const CT_DESTROY_TYPE = (SUBSYS_CT << 8) | CT_MSG.DELETE;
 
 export type PipelineMode = 'netlink' | 'tracing';
 
@@ -56,6 +60,11 @@ export interface PipelineStats {
   socketMessages: number;
   /** ENOBUFS on the event socket */
   socketOverruns: number;
+  /**
+   * of those, the ones that can only have dropped DESTROYs, which the kernel sends again
+   * (reliableDestroy): not a loss
+   */
+  socketOverrunsResent: number;
   /** exceptions thrown by the sink's batchEnd or loss, caught by the timer callbacks */
   sinkErrors: number;
 }
@@ -97,6 +106,10 @@ export class BpfPipeline {
   private readonly watchedIdleMs: number | undefined;
   private socketMessages = 0;
   private socketOverruns = 0;
+  private socketOverrunsResent = 0;
+  private readonly reliableDestroy: boolean;
+  /** the BPF passed-up count as last polled when the socket was last found empty (see overrun()) */
+  private passedUpWhenEmpty = 0;
   /** kernel stamps of pass-up markers whose message has not been read yet */
   private markerNs: bigint[] = [];
   private closed = false;
@@ -116,6 +129,7 @@ export class BpfPipeline {
 
   private constructor(obj: CtsyncObject, opt: PipelineOptions) {
     this.mode = opt.mode;
+    this.reliableDestroy = opt.reliableDestroy === true;
     this.obj = obj;
     this.countersMs = opt.countersMs ?? 100;
     this.busyMs = opt.busyMs ?? 1;
@@ -215,11 +229,13 @@ export class BpfPipeline {
   private readonly onRecord = (dv: DataView, off: number): void => {
     const sink = this.sink!;
     if (recordFlags(dv, off) & REC_FLAG.REC_PASSED_UP) {
-      // the message this marker stands for is the next one on the socket; the filter returns
-      // (and the kernel queues it) just after submitting the marker, so it may not be there yet
+      // the message this marker stands for is the next one on the socket (after any DESTROYs that
+      // found the ring full: see readSocket); the filter returns (and the kernel queues it) just
+      // after submitting the marker, so it may not be there yet
       this.markerNs.push(dv.getBigUint64(off, true));
       if (this.markerNs.length > 65536) this.markerNs.shift();
-      if (this.readSocket(1) === 0) this.unmatchedMarkers++;
+      const destroy = dv.getUint16(off + LAYOUT.ct_record.nl_type, true) === CT_DESTROY_TYPE;
+      if (this.readSocket(1, !destroy) === 0 && this.unmatched.length < 65536) this.unmatched.push(destroy);
       return;
     }
     // as in the plain netlink source: a record that cannot be decoded or handled is counted,
@@ -238,8 +254,8 @@ export class BpfPipeline {
     }
   };
 
-  /** markers whose message was not on the socket yet when the marker was read */
-  private unmatchedMarkers = 0;
+  /** markers whose message was not on the socket yet when the marker was read: whether each is a DESTROY */
+  private unmatched: boolean[] = [];
 
   /**
    * Reads the socket messages that are due: those whose marker was read before they were queued,
@@ -247,38 +263,67 @@ export class BpfPipeline {
    * marker found the ring full).
    */
   private catchUpSocket(): void {
-    if (this.unmatchedMarkers > 0) this.unmatchedMarkers -= this.readSocket(this.unmatchedMarkers);
+    while (this.unmatched.length > 0 && this.readSocket(1, !this.unmatched[0]) > 0) this.unmatched.shift();
     if (this.ring.available() === 0) {
       this.readSocket(Infinity);
-      this.unmatchedMarkers = 0;
+      this.unmatched.length = 0;
       // stamps left over belong to messages an overrun dropped
       this.markerNs.length = 0;
     }
   }
 
-  /** Reads up to `max` passed-up messages from the socket with the TypeScript codec. */
-  private readSocket(max: number): number {
+  /**
+   * Reads up to `max` passed-up messages from the socket with the TypeScript codec. For a marker
+   * that is not a DESTROY (`pastDestroys`), DESTROYs do not count: one ahead of the marker's message
+   * found the ring full and went up without a marker, earlier in the kernel's order, so it is
+   * delivered on the way (without a marker's stamp).
+   */
+  private readSocket(max: number, pastDestroys = false): number {
     const sink = this.sink;
     if (!sink || this.closed) return 0;
     const s = this.sock;
     let read = 0;
     while (read < max) {
       const n = s.recv();
-      if (n === 0) break;
+      if (n === 0) {
+        this.passedUpWhenEmpty = this.bpf.passedUp;
+        break;
+      }
       if (n === -E.ENOBUFS) {
-        this.socketOverruns++;
-        this.reportLoss(1, 'netlink receive buffer overrun (ENOBUFS)');
+        this.overrun();
         continue;
       }
-      read++;
+      let counted = false;
       const ok = eachMessage(s.rdv, n, (h, p) => {
         if (h.type === NLMSG.ERROR || h.type === NLMSG.DONE) return;
         this.socketMessages++;
-        deliverMessage(s.rdv, h, p, sink, this.c, this.markerNs.shift());
+        const markerless = pastDestroys && h.type === CT_DESTROY_TYPE;
+        if (!markerless) counted = true;
+        deliverMessage(s.rdv, h, p, sink, this.c, markerless ? undefined : this.markerNs.shift());
       });
       if (!ok) this.c.malformed++;
+      if (counted || !ok) read++;
     }
     return read;
+  }
+
+  /**
+   * ENOBUFS: the socket dropped messages. Those handed to it since it was last found empty are the
+   * candidates. When none of them was passed up (CTR_PASSED_UP unchanged) they were all DESTROYs
+   * that found the ring full (CTR_DESTROY_UP), which the kernel sends again: no loss. The count
+   * compared was polled before the socket was found empty, so a change can only make this
+   * conservative (a loss reported, and a resync).
+   */
+  private overrun(): void {
+    this.socketOverruns++;
+    if (this.reliableDestroy) {
+      this.pollCounters(true);
+      if (this.bpf.passedUp === this.passedUpWhenEmpty) {
+        this.socketOverrunsResent++;
+        return;
+      }
+    }
+    this.reportLoss(1, 'netlink receive buffer overrun (ENOBUFS)');
   }
 
   private reportLoss(n: number, why: string): void {
@@ -330,6 +375,7 @@ export class BpfPipeline {
       ringBytes: this.obj.ringBytes,
       socketMessages: this.socketMessages,
       socketOverruns: this.socketOverruns,
+      socketOverrunsResent: this.socketOverrunsResent,
       sinkErrors: this.sinkErrors,
     };
   }
