@@ -1,7 +1,6 @@
 // The daemon: kernel events -> internal cache -> sync mode -> links, and links -> sync mode ->
 // external cache (or the kernel, with disable-external-cache). Operations (commit, flush, resync,
 // bulk, purge) and failover act on these parts; the control sockets expose them.
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
 import { expectHelperMatches, transportOf } from '../config/index.ts';
 import type { Flow, Expectation } from '../flow/flow.ts';
@@ -21,6 +20,7 @@ import { authFor, type Authenticator } from '../sync/auth.ts';
 import { Reconciler } from './reconcile.ts';
 import { Logger } from './log.ts';
 import { Probes } from '../metrics/probe.ts';
+import { netfilterSysctl, eventSettingAdvice } from '../kernel/netfilter-sysctl.ts';
 import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto, recordKernelId } from './record-message.ts';
 import { readTable } from './table-read.ts';
 import { KEY_SIZE } from '../flow/key.ts';
@@ -180,6 +180,8 @@ export class Daemon implements SyncHost, EventSink {
       if (this.rawCached) { this.probes.cached(this.rawCached); this.rawCached = 0; }
     });
     this.initialDump();
+    const advice = eventSettingAdvice(netfilterSysctl('nf_conntrack_events'));
+    if (advice) this.logger.log(advice.level, advice.text);
     this.source.start(this);
     this.mode.start();
     this.guard.removeLeftover();
@@ -683,19 +685,11 @@ function sameState(a: Flow, b: Flow): boolean {
 
 /** Entries in this namespace's conntrack table (the total of a dump, as an estimate). */
 function kernelCount(): number | undefined {
-  try {
-    return Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_count', 'utf8').trim()) || undefined;
-  } catch {
-    return undefined;
-  }
+  return netfilterSysctl('nf_conntrack_count') || undefined;
 }
 
 function conntrackMax(): number {
-  try {
-    return Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_max', 'utf8').trim()) || 262144;
-  } catch {
-    return 262144;
-  }
+  return netfilterSysctl('nf_conntrack_max') || 262144;
 }
 
 export function linkConfigs(c: Config): LinkConfig[] {
