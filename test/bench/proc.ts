@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { allowedCpuList } from '../../src/daemon/sched.ts';
+import { netfilterSysctl } from '../../src/kernel/netfilter-sysctl.ts';
 import os from 'node:os';
 import type { Netns } from '../lab/netns.ts';
 
@@ -70,18 +71,9 @@ export function linkDelta(a: LinkCounters, b: LinkCounters): LinkCounters {
   return { txBytes: b.txBytes - a.txBytes, txPackets: b.txPackets - a.txPackets, rxBytes: b.rxBytes - a.rxBytes, rxPackets: b.rxPackets - a.rxPackets };
 }
 
-export function readNumber(path: string, fallback: number): number {
-  try {
-    const v = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(v) ? v : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
 /** The kernel's per-namespace conntrack table limit. */
 export function conntrackMax(): number {
-  return readNumber('/proc/sys/net/netfilter/nf_conntrack_max', 262144);
+  return netfilterSysctl('nf_conntrack_max') ?? 262144;
 }
 
 export interface Machine {
