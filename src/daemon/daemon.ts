@@ -287,6 +287,8 @@ export class Daemon implements SyncHost, EventSink {
   /** clock of the current drain pass (ns, ms): one reading serves every record of the pass */
   private readNs = -1;
   private readMs = 0;
+  /** how long the pass's first (oldest) record waited to be read, ns */
+  private passLagNs = 0;
 
   /** EventSink.record: the same as flow() for a ring-buffer record, with no Flow built. */
   record(dv: DataView, off: number): boolean {
@@ -296,7 +298,7 @@ export class Daemon implements SyncHost, EventSink {
     this.counters.eventsReceived++;
     this.probes.events.flow(recordProto(dv, off), type);
     const kns = recordKernelNs(dv, off);
-    if (this.readNs < 0) { this.readNs = monotonicNsFast(); this.readMs = Date.now(); }
+    if (this.readNs < 0) { this.readNs = monotonicNsFast(); this.readMs = Date.now(); this.passLagNs = this.readNs - kns; }
     this.latency.kernelToRead.add((this.readNs - kns) / 1000, this.readMs);
     const kid = recordKernelId(dv, off);
     const origin = recordOrigin(dv, off);
@@ -349,7 +351,11 @@ export class Daemon implements SyncHost, EventSink {
 
   batchEnd(): void {
     this.readNs = -1;
-    if (this.ring) this.sched!.observe(this.ring.stats.backlog / this.ring.size);
+    if (this.ring) {
+      this.sched!.observe(this.ring.stats.backlog / this.ring.size);
+      if (this.passLagNs > 0) this.sched!.late(this.passLagNs / 1e6);
+      this.passLagNs = 0;
+    }
     // kernel-to-wire: the datagrams of this flush carry the batch's events
     this.probes.begin();
     try {

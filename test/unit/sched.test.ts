@@ -2,7 +2,7 @@
 // switches to SCHED_RR when the daemon reports a backlog and back after LEAVE_MS without one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ENTER_FILL, LEAVE_FILL, LEAVE_MS, MainThreadScheduler, allowedCpus, allowedCpuList, schedPolicyFromEnv, type SchedCalls } from '../../src/daemon/sched.ts';
+import { ENTER_FILL, LATE_MS, LEAVE_FILL, LEAVE_MS, MainThreadScheduler, allowedCpus, allowedCpuList, schedPolicyFromEnv, type SchedCalls } from '../../src/daemon/sched.ts';
 
 function setup(policy: 'rr' | 'other' | 'auto', opt: { refuse?: boolean; signal?: boolean; cpus?: number } = {}) {
   const calls: string[] = [];
@@ -80,6 +80,37 @@ test('auto: a backlog of ENTER_FILL switches to SCHED_RR; LEAVE_MS without one s
   assert.ok(s.realtime);
   assert.is(s.entered, 2);
   assert.is(logs.length, 1);
+  s.stop();
+});
+
+test('auto: events read LATE_MS after the kernel raised them switch to SCHED_RR, and keep it LEAVE_MS', () => {
+  const { s, calls, clock, logs } = setup('auto');
+  s.start();
+  clock.t = LEAVE_MS;
+  s.tick();
+  assert.not.ok(s.realtime);
+  calls.length = 0;
+  s.late(LATE_MS - 0.5);
+  s.late(NaN);
+  assert.not.ok(s.realtime, 'a reader within its own tick is not late');
+  clock.t = LEAVE_MS + 100;
+  s.late(LATE_MS + 1);
+  assert.ok(s.realtime);
+  assert.equal(calls, ['rr']);
+  assert.match(logs.join('\n'), /an event read 4\.0 ms after the kernel raised it: SCHED_RR/);
+  clock.t = 2 * LEAVE_MS;
+  s.late(LATE_MS);
+  clock.t = 2 * LEAVE_MS + 200;
+  s.tick();
+  assert.ok(s.realtime, 'a late read in the last LEAVE_MS keeps it');
+  clock.t = 3 * LEAVE_MS;
+  s.tick();
+  assert.not.ok(s.realtime);
+  const rr = setup('rr');
+  rr.s.start();
+  rr.calls.length = 0;
+  rr.s.late(100);
+  assert.equal(rr.calls, [], 'rr and other do not react');
   s.stop();
 });
 
