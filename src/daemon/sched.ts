@@ -8,9 +8,9 @@
 //   other  the normal scheduler throughout
 //   auto   SCHED_RR 99 at the start and from the moment a read pass finds a backlog in the
 //          event ring buffer (ENTER_FILL) or events that waited LATE_MS for it, or the peer has
-//          to resend datagrams this node missed; the normal scheduler after 5 s without any. Event sources without a ring buffer
-//          (netlink): as rr. Bound to a single CPU: the same, but every thread of the process
-//          switches, not the main thread alone.
+//          to resend datagrams this node missed; the normal scheduler after 5 s without any.
+//          Event sources without a ring buffer (netlink): as rr. Bound to a single CPU: the same,
+//          but every thread of the process switches, not the main thread alone.
 //
 // Why every thread on a single CPU: the runtime works on threads of its own besides the main one
 // (the JIT compiler's jobs, the collector's helpers, the commit's sends to the kernel). A real-time
@@ -178,7 +178,7 @@ export class MainThreadScheduler {
     this.behind(`behind by ${Math.round(fill * 100)} % of a buffer`);
   }
 
-  /** A read pass began `ms` after the oldest of its events was raised (auto): LATE_MS or more counts as a backlog. */
+  /** A read pass began `ms` after the oldest of its events was raised (auto): LATE_MS or more is a backlog. */
   late(ms: number): void {
     if (this.policy !== 'auto' || !this.backlogSignal || this.refused || !(ms >= LATE_MS)) return;
     this.lastHigh = this.now();
