@@ -228,8 +228,9 @@ test('wake-up: armed when idle, reads the first record at once, off while busy a
     fire = ready;
     return { close: async () => { closed++; fire = undefined; } };
   };
-  // a long idle interval: only the wake-up explains a read before it
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(armed), { busyMs: 1, idleMs: 500, wake });
+  // a long idle interval: only the wake-up explains a read before it; smallBatch 1: every pass
+  // that reads is heavy, so the reader polls on its timer alone while records come
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(armed), { busyMs: 1, idleMs: 500, wake, smallBatch: 1 });
   for (let t = 0; t < 200 && armed < 1; t++) await new Promise((res) => setTimeout(res, 10));
   assert.is(armed, 1, 'the first empty tick arms the watch');
   ring.write(rec(7));
@@ -247,6 +248,56 @@ test('wake-up: armed when idle, reads the first record at once, off while busy a
   await r.close();
   assert.is(closed, 2, 'close() closes an armed watch');
   assert.is(fire, undefined);
+});
+
+test('wake-up after light passes: records are read as they come, a few times per tick; heavy passes go on the timer', async () => {
+  const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t++) await new Promise((res) => setTimeout(res, 10)); };
+  const ring = new FakeRing(PAGE);
+  const r = new RingReader(ring.mem);
+  const got: number[] = [];
+  let armed = 0, closed = 0;
+  let fire: (() => void) | undefined;
+  const wake = (ready: () => void) => {
+    armed++;
+    fire = ready;
+    return { close: async () => { closed++; fire = undefined; } };
+  };
+  // the steps between awaits run before any tick can
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, { busyMs: 30, idleMs: 10000, watchedIdleMs: 10000, wake, smallBatch: 3, wakesPerTick: 2 });
+  try {
+    await until(() => armed > 0);
+    ring.write(rec(1));
+    fire!();
+    assert.equal(got, [1], 'idle: read in the wake-up');
+    assert.is(closed, 0, 'a light pass keeps the watch');
+    ring.write(rec(2));
+    fire!();
+    assert.equal(got, [1, 2], 'busy after a light pass: read in the wake-up, not at the tick');
+    fire!();
+    assert.equal(got, [1, 2], 'a call with nothing to read');
+    assert.is(closed, 0, 'is no wake-up spent');
+    ring.write(rec(3));
+    fire!();
+    assert.equal(got, [1, 2, 3]);
+    assert.is(closed, 1, 'the second wake-up since the tick closes the watch');
+    ring.write(rec(4));
+    assert.is(fire, undefined);
+    await until(() => got.length === 4);
+    assert.equal(got, [1, 2, 3, 4], 'read by the tick');
+    assert.is(armed, 2, 'the tick\'s light pass armed the watch again');
+    for (let i = 5; i < 8; i++) ring.write(rec(i));
+    fire!();
+    assert.equal(got, [1, 2, 3, 4, 5, 6, 7]);
+    assert.is(closed, 2, 'a heavy pass closes the watch');
+    for (let i = 8; i < 11; i++) ring.write(rec(i));
+    await until(() => got.length === 10);
+    assert.is(armed, 2, 'the tick\'s heavy pass leaves it closed');
+    await until(() => armed === 3);
+    assert.is(armed, 3, 'the empty tick after it arms it');
+  } finally {
+    await r.close();
+  }
+  assert.is(closed, 3);
 });
 
 test('armed, the timer is a safety net at watchedIdleMs; a watch that cannot be opened leaves it at idleMs', async () => {
