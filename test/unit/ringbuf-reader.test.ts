@@ -216,92 +216,93 @@ test('start() polls in batches; close() stops the timer and pending reads before
   assert.is(r.available(), 0);
 });
 
+/** A readiness watch the test fires by hand; counts how often the reader opened and closed it. */
+class FakeWatch {
+  armed = 0;
+  closed = 0;
+  fire: (() => void) | undefined;
+  readonly wake = (ready: () => void) => {
+    this.armed++;
+    this.fire = ready;
+    return { close: async () => { this.closed++; this.fire = undefined; } };
+  };
+}
+
+/** Waits (on timers only) until ok() holds, 3 s at most. */
+const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t++) await new Promise((res) => setTimeout(res, 10)); };
+
 test('wake-up: armed when idle, reads the first record at once, off while busy and after close', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
   const got: number[] = [];
   const armedAtBatch: number[] = [];
-  let armed = 0, closed = 0;
-  let fire: (() => void) | undefined;
-  const wake = (ready: () => void) => {
-    armed++;
-    fire = ready;
-    return { close: async () => { closed++; fire = undefined; } };
-  };
+  const w = new FakeWatch();
   // a long idle interval: only the wake-up explains a read before it; smallBatch 1: every pass
   // that reads is heavy, so the reader polls on its timer alone while records come
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(armed), { busyMs: 1, idleMs: 500, wake, smallBatch: 1 });
-  for (let t = 0; t < 200 && armed < 1; t++) await new Promise((res) => setTimeout(res, 10));
-  assert.is(armed, 1, 'the first empty tick arms the watch');
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(w.armed), { busyMs: 1, idleMs: 500, wake: w.wake, smallBatch: 1 });
+  await until(() => w.armed >= 1);
+  assert.is(w.armed, 1, 'the first empty tick arms the watch');
   ring.write(rec(7));
-  fire!();
+  w.fire!();
   assert.equal(got, [7], 'read inside the wake-up, not at the next tick');
-  assert.is(closed, 1, 'the watch is closed while the reader polls');
+  assert.is(w.closed, 1, 'the watch is closed while the reader polls');
   // busy: the next tick comes after busyMs, reads what arrived, and the watch stays off
   for (let i = 0; i < 3; i++) ring.write(rec(10 + i));
   // timers only: wait for the two ticks (however late a loaded machine runs them)
-  for (let t = 0; t < 200 && armed < 2; t++) await new Promise((res) => setTimeout(res, 10));
+  await until(() => w.armed >= 2);
   assert.equal(got, [7, 10, 11, 12]);
   assert.equal(armedAtBatch, [1, 1], 'not armed again while records were coming');
   // the tick after that found nothing: armed again
-  assert.is(armed, 2);
+  assert.is(w.armed, 2);
   await r.close();
-  assert.is(closed, 2, 'close() closes an armed watch');
-  assert.is(fire, undefined);
+  assert.is(w.closed, 2, 'close() closes an armed watch');
+  assert.is(w.fire, undefined);
 });
 
 test('wake-up after light passes: records are read as they come, a few times per tick; heavy passes go on the timer', async () => {
-  const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t++) await new Promise((res) => setTimeout(res, 10)); };
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
   const got: number[] = [];
-  let armed = 0, closed = 0;
-  let fire: (() => void) | undefined;
-  const wake = (ready: () => void) => {
-    armed++;
-    fire = ready;
-    return { close: async () => { closed++; fire = undefined; } };
-  };
+  const w = new FakeWatch();
   // the steps between awaits run before any tick can
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, { busyMs: 30, idleMs: 10000, watchedIdleMs: 10000, wake, smallBatch: 3, wakesPerTick: 2 });
+  r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, { busyMs: 30, idleMs: 10000, watchedIdleMs: 10000, wake: w.wake, smallBatch: 3, wakesPerTick: 2 });
   try {
-    await until(() => armed > 0);
+    await until(() => w.armed > 0);
     ring.write(rec(1));
-    fire!();
+    w.fire!();
     assert.equal(got, [1], 'idle: read in the wake-up');
-    assert.is(closed, 0, 'a light pass keeps the watch');
+    assert.is(w.closed, 0, 'a light pass keeps the watch');
     ring.write(rec(2));
-    fire!();
+    w.fire!();
     assert.equal(got, [1, 2], 'busy after a light pass: read in the wake-up, not at the tick');
-    fire!();
+    w.fire!();
     assert.equal(got, [1, 2], 'a call with nothing to read');
-    assert.is(closed, 0, 'is no wake-up spent');
+    assert.is(w.closed, 0, 'is no wake-up spent');
     ring.write(rec(3));
-    fire!();
+    w.fire!();
     assert.equal(got, [1, 2, 3]);
-    assert.is(closed, 1, 'the second wake-up since the tick closes the watch');
+    assert.is(w.closed, 1, 'the second wake-up since the tick closes the watch');
     ring.write(rec(4));
-    assert.is(fire, undefined);
+    assert.is(w.fire, undefined);
     await until(() => got.length === 4);
     assert.equal(got, [1, 2, 3, 4], 'read by the tick');
-    assert.is(armed, 2, 'the tick\'s light pass armed the watch again');
+    assert.is(w.armed, 2, 'the tick\'s light pass armed the watch again');
     for (let i = 5; i < 8; i++) ring.write(rec(i));
-    fire!();
+    w.fire!();
     assert.equal(got, [1, 2, 3, 4, 5, 6, 7]);
-    assert.is(closed, 2, 'a heavy pass closes the watch');
+    assert.is(w.closed, 2, 'a heavy pass closes the watch');
     for (let i = 8; i < 11; i++) ring.write(rec(i));
     await until(() => got.length === 10);
-    assert.is(armed, 2, 'the tick\'s heavy pass leaves it closed');
-    await until(() => armed === 3);
-    assert.is(armed, 3, 'the empty tick after it arms it');
+    assert.is(w.armed, 2, 'the tick\'s heavy pass leaves it closed');
+    await until(() => w.armed === 3);
+    assert.is(w.armed, 3, 'the empty tick after it arms it');
   } finally {
     await r.close();
   }
-  assert.is(closed, 3);
+  assert.is(w.closed, 3);
 });
 
 test('armed, the timer is a safety net at watchedIdleMs; a watch that cannot be opened leaves it at idleMs', async () => {
-  const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t++) await new Promise((res) => setTimeout(res, 10)); };
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
   const got: number[] = [];
