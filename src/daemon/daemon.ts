@@ -20,7 +20,7 @@ import { authFor, type Authenticator } from '../sync/auth.ts';
 import { Reconciler } from './reconcile.ts';
 import { Logger } from './log.ts';
 import { Probes } from '../metrics/probe.ts';
-import { netfilterSysctl, eventSettingAdvice } from '../kernel/netfilter-sysctl.ts';
+import { netfilterSysctl, eventSettingAdvice, conntrackMax, conntrackCount } from '../kernel/netfilter-sysctl.ts';
 import { recordToMessage, recordEvent, recordOrigin, recordKernelNs, recordProto, recordKernelId } from './record-message.ts';
 import { readTable } from './table-read.ts';
 import { KEY_SIZE } from '../flow/key.ts';
@@ -244,7 +244,7 @@ export class Daemon implements SyncHost, EventSink {
 
   /** Progress of an operation over the kernel table, reported to `report` and the log. */
   private meter(op: string, report?: (p: Progress) => void): ProgressMeter {
-    return new ProgressMeter(op, (p) => { report?.(p); this.progressLog(p); }, { total: kernelCount() });
+    return new ProgressMeter(op, (p) => { report?.(p); this.progressLog(p); }, { total: conntrackCount() });
   }
 
   // ---- kernel events (EventSink) ----
@@ -687,15 +687,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function sameState(a: Flow, b: Flow): boolean {
   return a.status === b.status && (a.mark ?? 0) === (b.mark ?? 0) && (a.tcp?.state ?? -1) === (b.tcp?.state ?? -1) &&
     (a.sctp?.state ?? -1) === (b.sctp?.state ?? -1) && (a.helper ?? '') === (b.helper ?? '');
-}
-
-/** Entries in this namespace's conntrack table (the total of a dump, as an estimate). */
-function kernelCount(): number | undefined {
-  return netfilterSysctl('nf_conntrack_count') || undefined;
-}
-
-function conntrackMax(): number {
-  return netfilterSysctl('nf_conntrack_max') || 262144;
 }
 
 export function linkConfigs(c: Config): LinkConfig[] {

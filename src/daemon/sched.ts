@@ -112,7 +112,7 @@ export const LEAVE_MS = 5000;
  * A read pass that begins this long after its oldest event was raised switches to SCHED_RR too:
  * the reader waited for the CPU (a busy reader reads every 1-2 ms, so less is its own timer). At a
  * steady 5,000 flows/s no backlog builds, and under the normal scheduler the replication latency's
- * p99 was 2-5 ms where SCHED_RR keeps it near 1 ms.
+ * p99 was 2.4-3.1 ms; with this rule 1.15 ms (docs/benchmarks.md).
  */
 export const LATE_MS = 3;
 const CHECK_MS = 250;

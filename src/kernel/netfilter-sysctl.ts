@@ -12,6 +12,16 @@ export function netfilterSysctl(name: string, read = (path: string) => readFileS
   }
 }
 
+/** The conntrack table's size limit (nf_conntrack_max); the kernel's usual default when unreadable or 0. */
+export function conntrackMax(read?: (path: string) => string): number {
+  return netfilterSysctl('nf_conntrack_max', read) || 262144;
+}
+
+/** Conntracks in the table now (nf_conntrack_count: a dump's total, as an estimate); undefined when unreadable or 0. */
+export function conntrackCount(read?: (path: string) => string): number | undefined {
+  return netfilterSysctl('nf_conntrack_count', read) || undefined;
+}
+
 /**
  * nf_conntrack_events: 1, every conntrack raises events; 2 (the kernel's default since 5.19), only
  * one created while some ctnetlink listener exists, since the kernel decides at creation whether

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { allowedCpuList } from '../../src/daemon/sched.ts';
-import { netfilterSysctl } from '../../src/kernel/netfilter-sysctl.ts';
+import { conntrackMax } from '../../src/kernel/netfilter-sysctl.ts';
 import os from 'node:os';
 import type { Netns } from '../lab/netns.ts';
 
@@ -69,11 +69,6 @@ export async function linkCounters(ns: Netns, ifname: string): Promise<LinkCount
 
 export function linkDelta(a: LinkCounters, b: LinkCounters): LinkCounters {
   return { txBytes: b.txBytes - a.txBytes, txPackets: b.txPackets - a.txPackets, rxBytes: b.rxBytes - a.rxBytes, rxPackets: b.rxPackets - a.rxPackets };
-}
-
-/** The kernel's per-namespace conntrack table limit. */
-export function conntrackMax(): number {
-  return netfilterSysctl('nf_conntrack_max') ?? 262144;
 }
 
 export interface Machine {
