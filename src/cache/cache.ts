@@ -473,15 +473,25 @@ export class Cache<K extends Kind> {
    * src/daemon/record-message.ts makes them from a kernel record (internal cache).
    */
   upsertMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean, now = this.now(), kid = 0): Entry<'ct'> | undefined {
+    const id = this.putMessage(key, msg, n, isNew, now, kid);
+    return id < 0 ? undefined : this.objectOf(id);
+  }
+
+  /**
+   * upsertMessage() for a caller that queues nothing (the events of our own commit, a resync):
+   * returns the id, -1 when the cache is full, and makes no Entry. An Entry made for each would
+   * stay in `objects` until its flow next changes: after a commit of 100,000, 100,000 objects
+   * for the collector to carry.
+   */
+  putMessage(key: Uint8Array, msg: Uint8Array, n: number, isNew: boolean, now = this.now(), kid = 0): number {
     const s = this.slab!;
     const h = hashKey(key, 0);
     let id = s.find(key, 0, h);
-    let e: Entry<'ct'>;
     if (id < 0) {
       if (s.count >= this.limit) {
         this.counters.noSpace++;
         this.counters.createFailed++;
-        return undefined;
+        return -1;
       }
       id = s.alloc();
       s.setKey(id, key, 0, h);
@@ -490,7 +500,6 @@ export class Cache<K extends Kind> {
       this.counters.active++;
       this.stamp(id, now);
       s.tag[id] = ObjState.NEW;
-      e = this.objectOf(id);
     } else {
       const st = this.stateOf(id);
       if (st === ObjState.DEAD) {
@@ -502,13 +511,13 @@ export class Cache<K extends Kind> {
         else if (st === ObjState.NEW) this.setState(id, ObjState.ALIVE);
         this.counters.updated++;
       }
-      e = this.objectOf(id);
-      e.clearFlow();
+      // the new message says everything: an Entry that kept a Flow lets it go
+      this.objects[id]?.clearFlow();
       this.updated[id] = now;
     }
     s.setMessage(id, msg, 0, n);
     if (kid !== 0) this.kids[id] = kid;
-    return e;
+    return id;
   }
 
   /** kill() for a conntrack given as key and message (internal cache). */

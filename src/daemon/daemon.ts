@@ -307,7 +307,7 @@ export class Daemon implements SyncHost, EventSink {
       if (origin === this.commitCt.portid) {
         this.counters.eventsOwn++;
         if (type === EV.DESTROY) this.internal.removeKey(this.recKey, kid);
-        else this.internal.upsertMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs, kid);
+        else this.internal.putMessage(this.recKey, this.recMsg, n, type === EV.NEW, this.readMs, kid);
         return true;
       }
       if (origin === this.flushCt.portid) {
@@ -554,7 +554,7 @@ export class Daemon implements SyncHost, EventSink {
     const meter = this.meter('resync', progress);
     readTable(this.dumpCt, this.filter, {
       step: () => meter.step(),
-      stored: (key, msg, len, kid) => { if (this.internal.upsertMessage(key, msg, len, false, undefined, kid)) n++; },
+      stored: (key, msg, len, kid) => { if (this.internal.putMessage(key, msg, len, false, undefined, kid) >= 0) n++; },
       flow: (f) => { if (this.internal.upsert(f, false)) n++; },
     });
     const p = meter.finish();

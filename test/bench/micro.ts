@@ -4,7 +4,7 @@
 //   sender    ring-buffer records -> Daemon.record's work (record-message.ts, internal cache) ->
 //             FTFW transmit into datagram buffers (a transport that drops them)
 //   receiver  those datagrams -> FTFW receive -> external cache (applyWire)
-//   node --import ./build/register.mjs test/bench/micro.ts [FLOWS]
+//   [ROUNDS=R] node --import ./build/register.mjs test/bench/micro.ts [FLOWS]
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T } from '../../src/kernel/bpf/ctsync.gen.ts';
 import { recordToMessage } from '../../src/daemon/record-message.ts';
 import { Cache } from '../../src/cache/cache.ts';
@@ -101,7 +101,7 @@ function receiverRun(datagrams: Uint8Array[]): number {
   return us;
 }
 
-for (let round = 0; round < 3; round++) {
+for (let round = 0; round < Number(process.env.ROUNDS ?? 3); round++) {
   const s = senderRun(true);
   const r = receiverRun(s.datagrams);
   console.log(`sender ${s.us.toFixed(3)} µs/flow, receiver ${r.toFixed(3)} µs/flow (${s.datagrams.length} datagrams, ${(N / s.datagrams.length).toFixed(1)} flows each)`);

@@ -170,4 +170,41 @@ test('the ids start over with the cache after a flush, however large it had grow
   assert.ok(destroyed(c, tcpFlow(N), 7), 'a new entry has no id until an event gives it one');
 });
 
+test('putMessage stores a flow as upsertMessage does but makes no Entry; one that kept a Flow lets it go', () => {
+  const c = cache();
+  const objects = (c as unknown as { objects: unknown[] }).objects;
+  clock = 1000;
+  writeFlowKey(tcpFlow(20), key, 0);
+  let n = encodeCt(msg, 0, 0, 0, 0, tcpFlow(20), { commitTimeout: false, tcpWindowTracking: true });
+  const id = c.putMessage(key, msg, n, true, clock, 7);
+  assert.ok(id >= 0);
+  assert.is(objects[id], undefined, 'no Entry for a flow nobody queues');
+  assert.is(c.counters.created, 1);
+  assert.is(c.putMessage(key, msg, n, false, clock + 1), id, 'the same key: the same id');
+  assert.is(c.counters.updated, 1);
+  assert.is(objects[id], undefined);
+  const e = c.get(tcpFlow(20))!;
+  assert.is(e.state, ObjState.ALIVE, 'NEW then an update');
+  assert.is(e.since, 1000);
+  assert.is(e.lastUpdate, 1001);
+
+  const counted = c.upsert(tcpFlow(21, { countersOrig: { packets: 5, bytes: 300 } }), true)!;
+  assert.ok(counted.keepsFlow);
+  writeFlowKey(tcpFlow(21), key, 0);
+  n = encodeCt(msg, 0, 0, 0, 0, tcpFlow(21, { timeout: 55 }), { commitTimeout: false, tcpWindowTracking: true });
+  c.putMessage(key, msg, n, false, clock);
+  assert.not.ok(counted.keepsFlow, 'the new message says everything');
+  assert.is(counted.flow!.timeout, 55);
+  assert.is(counted.flow!.countersOrig, undefined);
+
+  const full = new Cache('internal', 'ct', 2, () => clock);
+  writeFlowKey(tcpFlow(22), key, 0);
+  full.putMessage(key, msg, n, true);
+  writeFlowKey(tcpFlow(23), key, 0);
+  full.putMessage(key, msg, n, true);
+  writeFlowKey(tcpFlow(24), key, 0);
+  assert.is(full.putMessage(key, msg, n, true), -1, 'the cache is full');
+  assert.is(full.counters.noSpace, 1);
+});
+
 test.run();
