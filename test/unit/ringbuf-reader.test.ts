@@ -184,36 +184,43 @@ test('a handler that throws still leaves the consumer after the records it was g
 test('read() waits for the producer and resolves with the records', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
-  const got: number[] = [];
-  const p = r.read((dv, off) => got.push(dv.getUint32(off, true)));
-  setTimeout(() => { ring.write(rec(5)); ring.write(rec(6)); }, 15);
-  assert.is(await p, 2);
-  assert.equal(got, [5, 6]);
-  assert.is(await r.read(() => {}, 30), 0, 'timeout with nothing to read');
-  await r.close();
+  try {
+    const got: number[] = [];
+    const p = r.read((dv, off) => got.push(dv.getUint32(off, true)));
+    setTimeout(() => { ring.write(rec(5)); ring.write(rec(6)); }, 15);
+    assert.is(await p, 2);
+    assert.equal(got, [5, 6]);
+    assert.is(await r.read(() => {}, 30), 0, 'timeout with nothing to read');
+  } finally {
+    await r.close();
+  }
 });
 
 test('start() polls in batches; close() stops the timer and pending reads before releasing the memory', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
-  const got: number[] = [];
-  const batches: number[] = [];
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), (n) => batches.push(n), { busyMs: 1, idleMs: 4 });
-  for (let i = 0; i < 5; i++) ring.write(rec(i));
-  await new Promise((res) => setTimeout(res, 30));
-  assert.equal(got, [0, 1, 2, 3, 4]);
-  assert.equal(batches, [5]);
-  const pending = r.read(() => {});
-  await r.close();
-  assert.is(await pending, 0, 'a pending read resolves on close');
-  assert.is(ring.released, 1, 'memory released once');
-  await r.close();
-  assert.is(ring.released, 1, 'close is idempotent');
-  ring.write(rec(9));
-  await new Promise((res) => setTimeout(res, 15));
-  assert.equal(got, [0, 1, 2, 3, 4], 'nothing read after close');
-  assert.is(r.drain(() => {}), 0);
-  assert.is(r.available(), 0);
+  try {
+    const got: number[] = [];
+    const batches: number[] = [];
+    r.start((dv, off) => got.push(dv.getUint32(off, true)), (n) => batches.push(n), { busyMs: 1, idleMs: 4 });
+    for (let i = 0; i < 5; i++) ring.write(rec(i));
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(got, [0, 1, 2, 3, 4]);
+    assert.equal(batches, [5]);
+    const pending = r.read(() => {});
+    await r.close();
+    assert.is(await pending, 0, 'a pending read resolves on close');
+    assert.is(ring.released, 1, 'memory released once');
+    await r.close();
+    assert.is(ring.released, 1, 'close is idempotent');
+    ring.write(rec(9));
+    await new Promise((res) => setTimeout(res, 15));
+    assert.equal(got, [0, 1, 2, 3, 4], 'nothing read after close');
+    assert.is(r.drain(() => {}), 0);
+    assert.is(r.available(), 0);
+  } finally {
+    await r.close();
+  }
 });
 
 /** A readiness watch the test fires by hand; counts how often the reader opened and closed it. */
@@ -234,29 +241,33 @@ const until = async (ok: () => boolean) => { for (let t = 0; t < 300 && !ok(); t
 test('wake-up: armed when idle, reads the first record at once, off while busy and after close', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
-  const got: number[] = [];
-  const armedAtBatch: number[] = [];
-  const w = new FakeWatch();
-  // a long idle interval: only the wake-up explains a read before it; smallBatch 1: every pass
-  // that reads is heavy, so the reader polls on its timer alone while records come
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(w.armed), { busyMs: 1, idleMs: 500, wake: w.wake, smallBatch: 1 });
-  await until(() => w.armed >= 1);
-  assert.is(w.armed, 1, 'the first empty tick arms the watch');
-  ring.write(rec(7));
-  w.fire!();
-  assert.equal(got, [7], 'read inside the wake-up, not at the next tick');
-  assert.is(w.closed, 1, 'the watch is closed while the reader polls');
-  // busy: the next tick comes after busyMs, reads what arrived, and the watch stays off
-  for (let i = 0; i < 3; i++) ring.write(rec(10 + i));
-  // timers only: wait for the two ticks (however late a loaded machine runs them)
-  await until(() => w.armed >= 2);
-  assert.equal(got, [7, 10, 11, 12]);
-  assert.equal(armedAtBatch, [1, 1], 'not armed again while records were coming');
-  // the tick after that found nothing: armed again
-  assert.is(w.armed, 2);
-  await r.close();
-  assert.is(w.closed, 2, 'close() closes an armed watch');
-  assert.is(w.fire, undefined);
+  try {
+    const got: number[] = [];
+    const armedAtBatch: number[] = [];
+    const w = new FakeWatch();
+    // a long idle interval: only the wake-up explains a read before it; smallBatch 1: every pass
+    // that reads is heavy, so the reader polls on its timer alone while records come
+    r.start((dv, off) => got.push(dv.getUint32(off, true)), () => armedAtBatch.push(w.armed), { busyMs: 1, idleMs: 500, wake: w.wake, smallBatch: 1 });
+    await until(() => w.armed >= 1);
+    assert.is(w.armed, 1, 'the first empty tick arms the watch');
+    ring.write(rec(7));
+    w.fire!();
+    assert.equal(got, [7], 'read inside the wake-up, not at the next tick');
+    assert.is(w.closed, 1, 'the watch is closed while the reader polls');
+    // busy: the next tick comes after busyMs, reads what arrived, and the watch stays off
+    for (let i = 0; i < 3; i++) ring.write(rec(10 + i));
+    // timers only: wait for the two ticks (however late a loaded machine runs them)
+    await until(() => w.armed >= 2);
+    assert.equal(got, [7, 10, 11, 12]);
+    assert.equal(armedAtBatch, [1, 1], 'not armed again while records were coming');
+    // the tick after that found nothing: armed again
+    assert.is(w.armed, 2);
+    await r.close();
+    assert.is(w.closed, 2, 'close() closes an armed watch');
+    assert.is(w.fire, undefined);
+  } finally {
+    await r.close();
+  }
 });
 
 test('wake-up after light passes: records are read as they come, a few times per tick; heavy passes go on the timer', async () => {
@@ -305,32 +316,38 @@ test('wake-up after light passes: records are read as they come, a few times per
 test('armed, the timer is a safety net at watchedIdleMs; a watch that cannot be opened leaves it at idleMs', async () => {
   const ring = new FakeRing(PAGE);
   const r = new RingReader(ring.mem);
-  const got: number[] = [];
-  let armed = 0;
-  // a watch that never fires: only the timer can read what arrives
-  r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, {
-    busyMs: 1, idleMs: 2, watchedIdleMs: 150, wake: () => { armed++; return { close: async () => {} }; },
-  });
-  await until(() => armed > 0);
-  ring.write(rec(1));
-  await new Promise((res) => setTimeout(res, 40));
-  assert.equal(got, [], 'not read at idleMs while a watch is armed');
-  await until(() => got.length > 0);
-  assert.equal(got, [1], 'read by the safety-net tick');
-  await r.close();
+  try {
+    const got: number[] = [];
+    let armed = 0;
+    // a watch that never fires: only the timer can read what arrives
+    r.start((dv, off) => got.push(dv.getUint32(off, true)), undefined, {
+      busyMs: 1, idleMs: 2, watchedIdleMs: 150, wake: () => { armed++; return { close: async () => {} }; },
+    });
+    await until(() => armed > 0);
+    ring.write(rec(1));
+    await new Promise((res) => setTimeout(res, 40));
+    assert.equal(got, [], 'not read at idleMs while a watch is armed');
+    await until(() => got.length > 0);
+    assert.equal(got, [1], 'read by the safety-net tick');
+  } finally {
+    await r.close();
+  }
 
   const ring2 = new FakeRing(PAGE);
   const r2 = new RingReader(ring2.mem);
-  const got2: number[] = [];
-  r2.start((dv, off) => got2.push(dv.getUint32(off, true)), undefined, {
-    busyMs: 1, idleMs: 2, watchedIdleMs: 100000, wake: () => { throw new Error('EMFILE'); },
-  });
-  await until(() => r2.stats.watchFailed > 0);
-  ring2.write(rec(2));
-  await until(() => got2.length > 0);
-  assert.equal(got2, [2], 'the timer kept polling');
-  assert.ok(r2.stats.watchFailed >= 1);
-  await r2.close();
+  try {
+    const got2: number[] = [];
+    r2.start((dv, off) => got2.push(dv.getUint32(off, true)), undefined, {
+      busyMs: 1, idleMs: 2, watchedIdleMs: 100000, wake: () => { throw new Error('EMFILE'); },
+    });
+    await until(() => r2.stats.watchFailed > 0);
+    ring2.write(rec(2));
+    await until(() => got2.length > 0);
+    assert.equal(got2, [2], 'the timer kept polling');
+    assert.ok(r2.stats.watchFailed >= 1);
+  } finally {
+    await r2.close();
+  }
 });
 
 test('close() from inside a handler releases the memory only after the drain returns', async () => {
