@@ -10,7 +10,6 @@
 // rebuild, ...: see needsFlow in src/cache/cache.ts) is refused (-1) and takes the slow path.
 // test/unit/record-message.test.ts checks both claims on generated records.
 import { icmpReplyType } from '../flow/flow.ts';
-import { sameAddr } from '../flow/addr.ts';
 import { LAYOUT, PRESENT as P, TUPLE_HAVE as T } from '../kernel/bpf/ctsync.gen.ts';
 import { KEY, KEY_SIZE } from '../flow/key.ts';
 import { NETHDR_SIZE, NTA, HELPER_NAME_MAX } from '../sync/wire.ts';
@@ -23,56 +22,66 @@ const SRC_NAT_DONE = 0x80, DST_NAT_DONE = 0x100;
 /** the record needs the Flow path */
 export const RECORD_SLOW = -1;
 
-let lastBuffer: ArrayBufferLike | undefined;
-let bytes: Uint8Array = new Uint8Array(0);
+// DataViews of the message and key arrays, made again only when another array comes (the daemon
+// passes the same two every time). The writers store whole big-endian words: an attribute header,
+// a value or an address is one store, not four byte stores.
+let lastMsg: Uint8Array | undefined;
+let mv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+let lastKey: Uint8Array | undefined;
+let kv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
-function view(dv: DataView): Uint8Array {
-  if (dv.buffer !== lastBuffer) {
-    lastBuffer = dv.buffer;
-    bytes = new Uint8Array(dv.buffer);
-  }
-  return bytes;
+function views(m: Uint8Array, key: Uint8Array): void {
+  if (m !== lastMsg) { lastMsg = m; mv = new DataView(m.buffer, m.byteOffset, m.byteLength); }
+  if (key !== lastKey) { lastKey = key; kv = new DataView(key.buffer, key.byteOffset, key.byteLength); }
 }
 
-const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
-const u32le = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+/** The n-byte addresses at x and y of dv are equal (n 4 or 16). */
+function addrEq(dv: DataView, x: number, y: number, n: number): boolean {
+  if (dv.getUint32(x) !== dv.getUint32(y)) return false;
+  return n === 4 || (dv.getUint32(x + 4) === dv.getUint32(y + 4) && dv.getUint32(x + 8) === dv.getUint32(y + 8) && dv.getUint32(x + 12) === dv.getUint32(y + 12));
+}
 
-
+/** Copies the n-byte address (4 or 16) at dv[x] to mv[w]. */
+function copyAddr(w: number, dv: DataView, x: number, n: number): void {
+  mv.setUint32(w, dv.getUint32(x));
+  if (n === 16) {
+    mv.setUint32(w + 4, dv.getUint32(x + 4));
+    mv.setUint32(w + 8, dv.getUint32(x + 8));
+    mv.setUint32(w + 12, dv.getUint32(x + 12));
+  }
+}
 
 // attribute writers: header (len, id) big-endian, padding zeroed; each returns the next offset
-function hdr(m: Uint8Array, w: number, len: number, id: number): number {
-  m[w] = len >>> 8; m[w + 1] = len & 0xff; m[w + 2] = 0; m[w + 3] = id;
-  return w + 4;
+/** an attribute with a 1-byte value */
+function a8(w: number, id: number, v: number): number {
+  mv.setInt32(w, (5 << 16) | id);
+  mv.setInt32(w + 4, v << 24);
+  return w + 8;
 }
-function a8(m: Uint8Array, w: number, id: number, v: number): number {
-  w = hdr(m, w, 5, id);
-  m[w] = v; m[w + 1] = 0; m[w + 2] = 0; m[w + 3] = 0;
-  return w + 4;
+/** an attribute with a 4-byte value (big-endian) */
+function a32(w: number, id: number, v: number): number {
+  mv.setInt32(w, (8 << 16) | id);
+  mv.setInt32(w + 4, v);
+  return w + 8;
 }
-function a32(m: Uint8Array, w: number, id: number, b: Uint8Array, src: number): number {
-  w = hdr(m, w, 8, id);
-  m[w] = b[src]; m[w + 1] = b[src + 1]; m[w + 2] = b[src + 2]; m[w + 3] = b[src + 3];
-  return w + 4;
+/** an attribute with a 2-byte value in host (little-endian) order, as conntrackd sends these */
+function a16le(w: number, id: number, v: number): number {
+  mv.setInt32(w, (6 << 16) | id);
+  mv.setInt32(w + 4, ((v & 0xff) << 24) | ((v >>> 8) << 16));
+  return w + 8;
 }
-function a32v(m: Uint8Array, w: number, id: number, v: number): number {
-  w = hdr(m, w, 8, id);
-  m[w] = v >>> 24; m[w + 1] = (v >>> 16) & 0xff; m[w + 2] = (v >>> 8) & 0xff; m[w + 3] = v & 0xff;
-  return w + 4;
+/** the orig and reply addresses of a tuple, one attribute */
+function aAddrs(w: number, id: number, dv: DataView, t: number, alen: number): number {
+  mv.setInt32(w, ((4 + 2 * alen) << 16) | id);
+  copyAddr(w + 4, dv, t + TU.src, alen);
+  copyAddr(w + 4 + alen, dv, t + TU.dst, alen);
+  return w + 4 + 2 * alen;
 }
-function a16le(m: Uint8Array, w: number, id: number, v: number): number {
-  w = hdr(m, w, 6, id);
-  m[w] = v & 0xff; m[w + 1] = v >>> 8; m[w + 2] = 0; m[w + 3] = 0;
-  return w + 4;
-}
-function aPorts(m: Uint8Array, w: number, id: number, s: number, d: number): number {
-  w = hdr(m, w, 8, id);
-  m[w] = s >>> 8; m[w + 1] = s & 0xff; m[w + 2] = d >>> 8; m[w + 3] = d & 0xff;
-  return w + 4;
-}
-function aAddr(m: Uint8Array, w: number, id: number, b: Uint8Array, src: number, n: number): number {
-  w = hdr(m, w, 4 + n, id);
-  for (let i = 0; i < n; i++) m[w + i] = b[src + i];
-  return w + n;
+/** one address */
+function aAddr(w: number, id: number, dv: DataView, x: number, alen: number): number {
+  mv.setInt32(w, ((4 + alen) << 16) | id);
+  copyAddr(w + 4, dv, x, alen);
+  return w + 4 + alen;
 }
 
 /**
@@ -81,18 +90,16 @@ function aAddr(m: Uint8Array, w: number, id: number, b: Uint8Array, src: number,
  * The caller has checked the record is a complete conntrack record (not a pass-up marker).
  */
 export function recordToMessage(dv: DataView, off: number, m: Uint8Array, key: Uint8Array): number {
-  const b = view(dv);
-  const o = dv.byteOffset + off;
-  const p = u32le(b, o + R.present);
-  const fam = b[o + R.family] === AF_INET6 ? 6 : 4;
+  const p = dv.getUint32(off + R.present, true);
+  const fam = dv.getUint8(off + R.family) === AF_INET6 ? 6 : 4;
   const alen = fam === 4 ? 4 : 16;
-  const O = o + R.orig;
-  const have = b[O + TU.have];
+  const O = off + R.orig;
+  const have = dv.getUint8(O + TU.have);
   if (((have & T.T_V6) ? 6 : 4) !== fam) return RECORD_SLOW;
 
   // what the stored message cannot carry (cache.ts needsFlow)
   if (p & (P.P_COUNTERS_ORIG | P.P_COUNTERS_REPLY | P.P_SECMARK)) return RECORD_SLOW;
-  const zone = p & P.P_ZONE ? u16(b, o + R.zone) : -1;
+  const zone = p & P.P_ZONE ? dv.getUint16(off + R.zone) : -1;
   if (zone === 0 || (have & T.T_ZONE)) return RECORD_SLOW;
   if (((p & P.P_SEQADJ_ORIG) === 0) !== ((p & P.P_SEQADJ_REPLY) === 0)) return RECORD_SLOW;
   const tcp = (p & P.P_TCP) !== 0;
@@ -102,62 +109,66 @@ export function recordToMessage(dv: DataView, off: number, m: Uint8Array, key: U
   if (dccp && !(p & P.P_DCCP_ROLE)) return RECORD_SLOW;
   let helperLen = 0;
   if (p & P.P_HELPER_NAME) {
-    const h = o + R.helper;
-    while (helperLen < 16 && b[h + helperLen] !== 0) {
-      const c = b[h + helperLen];
-      if (c > 0x7e) return RECORD_SLOW;
+    const h = off + R.helper;
+    while (helperLen < 16 && dv.getUint8(h + helperLen) !== 0) {
+      if (dv.getUint8(h + helperLen) > 0x7e) return RECORD_SLOW;
       helperLen++;
     }
     if (helperLen === 0 || helperLen > HELPER_NAME_MAX) return RECORD_SLOW;
   }
   const hasReply = (p & P.P_REPLY) !== 0;
-  const RT = o + R.reply;
-  const rhave = hasReply ? b[RT + TU.have] : 0;
+  const RT = off + R.reply;
+  const rhave = hasReply ? dv.getUint8(RT + TU.have) : 0;
   if (hasReply && (((rhave & T.T_V6) ? 6 : 4) !== fam || (rhave & T.T_ZONE))) return RECORD_SLOW;
-  const proto = b[O + TU.proto];
+  const proto = dv.getUint8(O + TU.proto);
 
   // the tuples' ports and ICMP fields; -1 where the tuple has none
-  const oS = have & T.T_SPORT ? u16(b, O + TU.sport) : -1;
-  const oD = have & T.T_DPORT ? u16(b, O + TU.dport) : -1;
+  const oS = have & T.T_SPORT ? dv.getUint16(O + TU.sport) : -1;
+  const oD = have & T.T_DPORT ? dv.getUint16(O + TU.dport) : -1;
   const oIcmp = (have & T.T_ICMP) !== 0;
-  const rS = rhave & T.T_SPORT ? u16(b, RT + TU.sport) : -1;
-  const rD = rhave & T.T_DPORT ? u16(b, RT + TU.dport) : -1;
+  const rS = rhave & T.T_SPORT ? dv.getUint16(RT + TU.sport) : -1;
+  const rD = rhave & T.T_DPORT ? dv.getUint16(RT + TU.dport) : -1;
   const rIcmp = (rhave & T.T_ICMP) !== 0;
-  const status = p & P.P_STATUS ? (((b[o + R.status] << 24) | (b[o + R.status + 1] << 16) | (b[o + R.status + 2] << 8) | b[o + R.status + 3]) >>> 0) : 0;
+  const status = p & P.P_STATUS ? dv.getUint32(off + R.status) : 0;
 
   // NAT as natOf derives it from the reply tuple (without one, the reply is the inverted orig)
   let snat = false, dnat = false, spat = -1, dpat = -1;
+  // the reply's addresses are the inverted orig's (no address translated)
+  const replyDstIsSrc = hasReply && addrEq(dv, RT + TU.dst, O + TU.src, alen);
+  const replySrcIsDst = hasReply && addrEq(dv, RT + TU.src, O + TU.dst, alen);
   if (hasReply && (status & SRC_NAT_DONE)) {
     const portChanged = rD >= 0 && rD !== oS;
-    if (!sameAddr(b, RT + TU.dst, O + TU.src, alen) || portChanged) {
+    if (!replyDstIsSrc || portChanged) {
       snat = true;
       if (portChanged) spat = rD;
     }
   }
   if (hasReply && (status & DST_NAT_DONE)) {
     const portChanged = rS >= 0 && rS !== oD;
-    if (!sameAddr(b, RT + TU.src, O + TU.dst, alen) || portChanged) {
+    if (!replySrcIsDst || portChanged) {
       dnat = true;
       if (portChanged) dpat = rS;
     }
   }
   // the reply tuple must be the one replyFor(orig, nat) rebuilds, or the Flow is kept
   if (hasReply) {
-    if (b[RT + TU.proto] !== proto) return RECORD_SLOW;
-    if (!dnat && !sameAddr(b, RT + TU.src, O + TU.dst, alen)) return RECORD_SLOW;
-    if (!snat && !sameAddr(b, RT + TU.dst, O + TU.src, alen)) return RECORD_SLOW;
+    if (dv.getUint8(RT + TU.proto) !== proto) return RECORD_SLOW;
+    if (!dnat && !replySrcIsDst) return RECORD_SLOW;
+    if (!snat && !replyDstIsSrc) return RECORD_SLOW;
     const origPorts = oS >= 0 || oD >= 0;
     const expS = dpat >= 0 ? dpat : origPorts && oD >= 0 ? oD : 0;
     const expD = spat >= 0 ? spat : origPorts && oS >= 0 ? oS : 0;
     if ((rS < 0 ? 0 : rS) !== expS || (rD < 0 ? 0 : rD) !== expD) return RECORD_SLOW;
-    const expType = oIcmp ? icmpReplyType(proto, b[O + TU.icmp_type]) : 0;
-    const expCode = oIcmp ? b[O + TU.icmp_code] : 0;
-    const expId = oIcmp ? u16(b, O + TU.icmp_id) : 0;
-    const gotType = rIcmp ? b[RT + TU.icmp_type] : 0;
-    const gotCode = rIcmp ? b[RT + TU.icmp_code] : 0;
-    const gotId = rIcmp ? u16(b, RT + TU.icmp_id) : 0;
-    if (gotType !== expType || gotCode !== expCode || gotId !== expId) return RECORD_SLOW;
-  } else if (oS > 0 || oD > 0 || (oIcmp && (icmpReplyType(proto, b[O + TU.icmp_type]) !== 0 || b[O + TU.icmp_code] !== 0 || u16(b, O + TU.icmp_id) !== 0))) {
+    if (oIcmp || rIcmp) {
+      const expType = oIcmp ? icmpReplyType(proto, dv.getUint8(O + TU.icmp_type)) : 0;
+      const expCode = oIcmp ? dv.getUint8(O + TU.icmp_code) : 0;
+      const expId = oIcmp ? dv.getUint16(O + TU.icmp_id) : 0;
+      const gotType = rIcmp ? dv.getUint8(RT + TU.icmp_type) : 0;
+      const gotCode = rIcmp ? dv.getUint8(RT + TU.icmp_code) : 0;
+      const gotId = rIcmp ? dv.getUint16(RT + TU.icmp_id) : 0;
+      if (gotType !== expType || gotCode !== expCode || gotId !== expId) return RECORD_SLOW;
+    }
+  } else if (oS > 0 || oD > 0 || (oIcmp && (icmpReplyType(proto, dv.getUint8(O + TU.icmp_type)) !== 0 || dv.getUint8(O + TU.icmp_code) !== 0 || dv.getUint16(O + TU.icmp_id) !== 0))) {
     // without a reply tuple decodeRecord inverts only the addresses; replyFor would swap the
     // ports and invert the ICMP fields too
     return RECORD_SLOW;
@@ -165,114 +176,117 @@ export function recordToMessage(dv: DataView, off: number, m: Uint8Array, key: U
 
   // the master tuple is written in the flow's family
   const hasMaster = (p & P.P_MASTER) !== 0;
-  const M = o + R.master;
-  if (hasMaster && (((b[M + TU.have] & T.T_V6) ? 6 : 4) !== fam)) return RECORD_SLOW;
+  const M = off + R.master;
+  if (hasMaster && (((dv.getUint8(M + TU.have) & T.T_V6) ? 6 : 4) !== fam)) return RECORD_SLOW;
 
-  // ---- the key (zeroed by a loop: cheaper than a call to fill() for 40 bytes)
-  for (let i = 0; i < KEY_SIZE; i++) key[i] = 0;
+  views(m, key);
+  // ---- the key
+  for (let i = 0; i < KEY_SIZE; i += 4) kv.setInt32(i, 0);
   key[KEY.FAMILY] = fam;
   key[KEY.PROTO] = proto;
-  if (zone > 0) { key[KEY.ZONE] = zone >>> 8; key[KEY.ZONE + 1] = zone & 0xff; }
-  for (let i = 0; i < alen; i++) { key[KEY.SRC + i] = b[O + TU.src + i]; key[KEY.DST + i] = b[O + TU.dst + i]; }
+  if (zone > 0) kv.setUint16(KEY.ZONE, zone);
+  copyKeyAddr(KEY.SRC, dv, O + TU.src, alen);
+  copyKeyAddr(KEY.DST, dv, O + TU.dst, alen);
   if (oS >= 0 || oD >= 0) {
-    const s = oS < 0 ? 0 : oS, d = oD < 0 ? 0 : oD;
-    key[KEY.A] = s >>> 8; key[KEY.A + 1] = s & 0xff; key[KEY.B] = d >>> 8; key[KEY.B + 1] = d & 0xff;
+    kv.setInt32(KEY.A, ((oS < 0 ? 0 : oS) << 16) | (oD < 0 ? 0 : oD));
   } else if (oIcmp) {
-    key[KEY.A] = b[O + TU.icmp_type]; key[KEY.A + 1] = b[O + TU.icmp_code];
-    key[KEY.B] = b[O + TU.icmp_id]; key[KEY.B + 1] = b[O + TU.icmp_id + 1];
+    kv.setInt32(KEY.A, (dv.getUint8(O + TU.icmp_type) << 24) | (dv.getUint8(O + TU.icmp_code) << 16) | dv.getUint16(O + TU.icmp_id));
   }
 
   // ---- the message, in encodeCt's order
   let w = NETHDR_SIZE;
-  w = hdr(m, w, 4 + 2 * alen, fam === 4 ? NTA.IPV4 : NTA.IPV6);
-  for (let i = 0; i < alen; i++) { m[w + i] = b[O + TU.src + i]; m[w + alen + i] = b[O + TU.dst + i]; }
-  w += 2 * alen;
-  w = a32v(m, w, NTA.STATUS, status);
-  w = a8(m, w, NTA.L4PROTO, proto);
+  w = aAddrs(w, fam === 4 ? NTA.IPV4 : NTA.IPV6, dv, O, alen);
+  w = a32(w, NTA.STATUS, status);
+  w = a8(w, NTA.L4PROTO, proto);
   if (proto === 6 || proto === 17 || proto === 132 || proto === 33) {
-    w = aPorts(m, w, NTA.PORT, oS < 0 ? 0 : oS, oD < 0 ? 0 : oD);
+    w = a32(w, NTA.PORT, ((oS < 0 ? 0 : oS) << 16) | (oD < 0 ? 0 : oD));
     if (proto === 6) {
       if (tcp) {
-        w = a8(m, w, NTA.TCP_STATE, b[o + R.tcp_state]);
-        w = a8(m, w, NTA.TCP_WSCALE_ORIG, p & P.P_TCP_WSCALE_ORIG ? b[o + R.tcp_wscale_orig] : 0);
-        w = a8(m, w, NTA.TCP_WSCALE_REPL, p & P.P_TCP_WSCALE_REPLY ? b[o + R.tcp_wscale_reply] : 0);
+        w = a8(w, NTA.TCP_STATE, dv.getUint8(off + R.tcp_state));
+        w = a8(w, NTA.TCP_WSCALE_ORIG, p & P.P_TCP_WSCALE_ORIG ? dv.getUint8(off + R.tcp_wscale_orig) : 0);
+        w = a8(w, NTA.TCP_WSCALE_REPL, p & P.P_TCP_WSCALE_REPLY ? dv.getUint8(off + R.tcp_wscale_reply) : 0);
       }
     } else if (proto === 132) {
       if (sctp) {
-        w = a8(m, w, NTA.SCTP_STATE, b[o + R.sctp_state]);
-        w = a32(m, w, NTA.SCTP_VTAG_ORIG, b, o + R.sctp_vtag_orig);
-        w = a32(m, w, NTA.SCTP_VTAG_REPL, b, o + R.sctp_vtag_reply);
+        w = a8(w, NTA.SCTP_STATE, dv.getUint8(off + R.sctp_state));
+        w = a32(w, NTA.SCTP_VTAG_ORIG, dv.getInt32(off + R.sctp_vtag_orig));
+        w = a32(w, NTA.SCTP_VTAG_REPL, dv.getInt32(off + R.sctp_vtag_reply));
       }
     } else if (proto === 33) {
       if (dccp) {
-        w = a8(m, w, NTA.DCCP_STATE, b[o + R.dccp_state]);
-        w = a8(m, w, NTA.DCCP_ROLE, b[o + R.dccp_role]);
+        w = a8(w, NTA.DCCP_STATE, dv.getUint8(off + R.dccp_state));
+        w = a8(w, NTA.DCCP_ROLE, dv.getUint8(off + R.dccp_role));
       }
     }
   } else if ((proto === 1 || proto === 58) && oIcmp) {
-    w = a8(m, w, NTA.ICMP_TYPE, b[O + TU.icmp_type]);
-    w = a8(m, w, NTA.ICMP_CODE, b[O + TU.icmp_code]);
-    w = a16le(m, w, NTA.ICMP_ID, u16(b, O + TU.icmp_id));
+    w = a8(w, NTA.ICMP_TYPE, dv.getUint8(O + TU.icmp_type));
+    w = a8(w, NTA.ICMP_CODE, dv.getUint8(O + TU.icmp_code));
+    w = a16le(w, NTA.ICMP_ID, dv.getUint16(O + TU.icmp_id));
   }
-  if (p & P.P_TIMEOUT) w = a32(m, w, NTA.TIMEOUT, b, o + R.timeout);
-  if (p & P.P_MARK) w = a32(m, w, NTA.MARK, b, o + R.mark);
+  if (p & P.P_TIMEOUT) w = a32(w, NTA.TIMEOUT, dv.getInt32(off + R.timeout));
+  if (p & P.P_MARK) w = a32(w, NTA.MARK, dv.getInt32(off + R.mark));
   if (hasMaster) {
-    const mhave = b[M + TU.have];
-    w = hdr(m, w, 4 + 2 * alen, fam === 4 ? NTA.MASTER_IPV4 : NTA.MASTER_IPV6);
-    for (let i = 0; i < alen; i++) { m[w + i] = b[M + TU.src + i]; m[w + alen + i] = b[M + TU.dst + i]; }
-    w += 2 * alen;
-    w = a8(m, w, NTA.MASTER_L4PROTO, b[M + TU.proto]);
+    const mhave = dv.getUint8(M + TU.have);
+    w = aAddrs(w, fam === 4 ? NTA.MASTER_IPV4 : NTA.MASTER_IPV6, dv, M, alen);
+    w = a8(w, NTA.MASTER_L4PROTO, dv.getUint8(M + TU.proto));
     if (mhave & (T.T_SPORT | T.T_DPORT)) {
-      w = aPorts(m, w, NTA.MASTER_PORT, mhave & T.T_SPORT ? u16(b, M + TU.sport) : 0, mhave & T.T_DPORT ? u16(b, M + TU.dport) : 0);
+      w = a32(w, NTA.MASTER_PORT, ((mhave & T.T_SPORT ? dv.getUint16(M + TU.sport) : 0) << 16) | (mhave & T.T_DPORT ? dv.getUint16(M + TU.dport) : 0));
     }
   }
   if (status & (SRC_NAT_DONE | DST_NAT_DONE)) {
-    if (snat && !sameAddr(b, RT + TU.dst, O + TU.src, alen)) w = aAddr(m, w, fam === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, b, RT + TU.dst, alen);
-    if (dnat && !sameAddr(b, RT + TU.src, O + TU.dst, alen)) w = aAddr(m, w, fam === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, b, RT + TU.src, alen);
-    if (spat >= 0) w = a16le(m, w, NTA.SPAT_PORT, spat);
-    if (dpat >= 0) w = a16le(m, w, NTA.DPAT_PORT, dpat);
+    if (snat && !replyDstIsSrc) w = aAddr(w, fam === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, dv, RT + TU.dst, alen);
+    if (dnat && !replySrcIsDst) w = aAddr(w, fam === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, dv, RT + TU.src, alen);
+    if (spat >= 0) w = a16le(w, NTA.SPAT_PORT, spat);
+    if (dpat >= 0) w = a16le(w, NTA.DPAT_PORT, dpat);
   }
   if (p & P.P_SEQADJ_ORIG) {
-    w = hdr(m, w, 28, NTA.NAT_SEQ_ADJ);
-    for (let i = 0; i < 12; i++) m[w + i] = b[o + R.seqadj_orig + i];
-    for (let i = 0; i < 12; i++) m[w + 12 + i] = b[o + R.seqadj_reply + i];
-    w += 24;
+    mv.setInt32(w, (28 << 16) | NTA.NAT_SEQ_ADJ);
+    for (let i = 0; i < 12; i += 4) mv.setInt32(w + 4 + i, dv.getInt32(off + R.seqadj_orig + i));
+    for (let i = 0; i < 12; i += 4) mv.setInt32(w + 16 + i, dv.getInt32(off + R.seqadj_reply + i));
+    w += 28;
   }
   if (helperLen > 0) {
     const n = helperLen + 1;
-    w = hdr(m, w, 4 + n, NTA.HELPER_NAME);
-    for (let i = 0; i < helperLen; i++) m[w + i] = b[o + R.helper + i];
-    m[w + helperLen] = 0;
     const padded = (4 + n + 3) & ~3;
-    for (let i = n; i < padded - 4; i++) m[w + i] = 0;
-    w += padded - 4;
+    mv.setInt32(w, ((4 + n) << 16) | NTA.HELPER_NAME);
+    for (let i = 4; i < padded; i += 4) mv.setInt32(w + i, 0);
+    for (let i = 0; i < helperLen; i++) m[w + 4 + i] = dv.getUint8(off + R.helper + i);
+    w += padded;
   }
   if (p & P.P_LABELS) {
     let last = 3;
-    while (last >= 0 && u32le(b, o + R.labels + 4 * last) === 0) last--;
+    while (last >= 0 && dv.getUint32(off + R.labels + 4 * last, true) === 0) last--;
     if (last >= 0) {
-      w = hdr(m, w, 4 + 16, NTA.LABELS);
-      for (let i = 0; i < 4; i++) {
-        const v = i <= last ? u32le(b, o + R.labels + 4 * i) : 0;
-        m[w] = v >>> 24; m[w + 1] = (v >>> 16) & 0xff; m[w + 2] = (v >>> 8) & 0xff; m[w + 3] = v & 0xff;
-        w += 4;
-      }
+      mv.setInt32(w, (20 << 16) | NTA.LABELS);
+      for (let i = 0; i < 4; i++) mv.setUint32(w + 4 + 4 * i, i <= last ? dv.getUint32(off + R.labels + 4 * i, true) : 0);
+      w += 20;
     }
   }
   if (p & P.P_SYNPROXY) {
-    w = hdr(m, w, 16, NTA.SYNPROXY);
-    for (let i = 0; i < 4; i++) m[w + i] = b[o + R.synproxy_its + i];
-    for (let i = 0; i < 4; i++) m[w + 4 + i] = b[o + R.synproxy_isn + i];
-    for (let i = 0; i < 4; i++) m[w + 8 + i] = b[o + R.synproxy_tsoff + i];
-    w += 12;
+    mv.setInt32(w, (16 << 16) | NTA.SYNPROXY);
+    mv.setInt32(w + 4, dv.getInt32(off + R.synproxy_its));
+    mv.setInt32(w + 8, dv.getInt32(off + R.synproxy_isn));
+    mv.setInt32(w + 12, dv.getInt32(off + R.synproxy_tsoff));
+    w += 16;
   }
   if (zone > 0) {
-    w = hdr(m, w, 6, NTA.ZONE);
-    m[w] = zone >>> 8; m[w + 1] = zone & 0xff; m[w + 2] = 0; m[w + 3] = 0;
-    w += 4;
+    mv.setInt32(w, (6 << 16) | NTA.ZONE);
+    mv.setInt32(w + 4, zone << 16);
+    w += 8;
   }
-  for (let i = 0; i < NETHDR_SIZE; i++) m[i] = 0;
+  mv.setInt32(0, 0);
+  mv.setInt32(4, 0);
   return w;
+}
+
+/** Copies the n-byte address (4 or 16) at dv[x] into the key at k. */
+function copyKeyAddr(k: number, dv: DataView, x: number, n: number): void {
+  kv.setUint32(k, dv.getUint32(x));
+  if (n === 16) {
+    kv.setUint32(k + 4, dv.getUint32(x + 4));
+    kv.setUint32(k + 8, dv.getUint32(x + 8));
+    kv.setUint32(k + 12, dv.getUint32(x + 12));
+  }
 }
 
 /** Event type (0 NEW, 1 UPDATE, 2 DESTROY), origin port id and kernel stamp (ns) of a record. */
