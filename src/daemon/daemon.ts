@@ -229,11 +229,11 @@ export class Daemon implements SyncHost, EventSink {
     let n = 0;
     const meter = this.meter('initial dump');
     const add = (e: Entry | undefined) => { if (e) { this.mode.enqueue(e); n++; } };
-    readTable(this.dumpCt, this.filter, {
+    this.longWork(() => readTable(this.dumpCt, this.filter, {
       step: () => meter.step(),
       stored: (key, msg, len, kid) => add(this.internal.upsertMessage(key, msg, len, true, undefined, kid)),
       flow: (f) => add(this.internal.upsert(f, true)),
-    });
+    }));
     if (this.expectSync) {
       for (const x of this.dumpCt.dumpExpectations()) this.localExpectation(EV.NEW, x);
     }
@@ -552,11 +552,11 @@ export class Daemon implements SyncHost, EventSink {
     this.counters.resyncKernelTable++;
     let n = 0;
     const meter = this.meter('resync', progress);
-    readTable(this.dumpCt, this.filter, {
+    this.longWork(() => readTable(this.dumpCt, this.filter, {
       step: () => meter.step(),
       stored: (key, msg, len, kid) => { if (this.internal.putMessage(key, msg, len, false, undefined, kid) >= 0) n++; },
       flow: (f) => { if (this.internal.upsert(f, false)) n++; },
-    });
+    }));
     const p = meter.finish();
     if (this.expectSync) {
       for (const x of this.dumpCt.dumpExpectations()) {
@@ -572,11 +572,18 @@ export class Daemon implements SyncHost, EventSink {
     // the sync mode logs "sending bulk update" itself; one synchronous pass: the count and rate are reported at its end
     const before = this.mode.stats.sndData;
     const meter = new ProgressMeter('bulk send', (p) => { progress?.(p); this.progressLog(p); });
-    this.mode.bulkSend();
-    this.mode.flush();
+    this.longWork(() => {
+      this.mode.bulkSend();
+      this.mode.flush();
+    });
     meter.done = this.mode.stats.sndData - before;
     const p = meter.finish();
     this.logger.notice(`bulk update sent: ${p.done} messages in ${p.seconds.toFixed(3)} s (${p.rate}/s)`);
+  }
+
+  /** Runs fn, a long stretch of work on this thread alone, as sched.ts normalDuring says. */
+  private longWork<T>(fn: () => T): T {
+    return this.sched ? this.sched.normalDuring(fn) : fn();
   }
 
   /** `-n`: ask the peer for everything it has. */

@@ -155,6 +155,35 @@ test('on a single CPU, auto and rr switch every thread, not the main thread alon
   assert.equal(two.calls, ['rr']);
 });
 
+test('normalDuring: real-time on one CPU, every thread is normal while the work runs and real-time again after', () => {
+  const one = setup('rr', { cpus: 1 });
+  one.s.start();
+  let during: string[] = [];
+  assert.is(one.s.normalDuring(() => { during = [...one.calls]; return 7; }), 7);
+  assert.equal(during, ['rr all', 'other all'], 'normal while it runs');
+  assert.equal(one.calls, ['rr all', 'other all', 'rr all'], 'real-time after');
+  assert.ok(one.s.realtime);
+  assert.throws(() => one.s.normalDuring(() => { throw new Error('dump failed'); }), /dump failed/);
+  assert.equal(one.calls.slice(3), ['other all', 'rr all'], 'real-time again after a failure too');
+
+  // auto once back to normal, more CPUs, or other: nothing to change
+  const auto = setup('auto', { cpus: 1 });
+  auto.s.start();
+  auto.clock.t = LEAVE_MS;
+  auto.s.tick();
+  assert.not.ok(auto.s.realtime);
+  auto.s.normalDuring(() => 0);
+  assert.equal(auto.calls, ['rr all', 'other all']);
+  const two = setup('rr', { cpus: 2 });
+  two.s.start();
+  two.s.normalDuring(() => 0);
+  assert.equal(two.calls, ['rr'], 'the other threads are not real-time on more CPUs');
+  const other = setup('other', { cpus: 1 });
+  other.s.start();
+  assert.is(other.s.normalDuring(() => 'done'), 'done');
+  assert.equal(other.calls, []);
+});
+
 test('allowedCpus counts the affinity list of /proc/self/status', () => {
   const of = (line: string) => allowedCpus(() => `Name:\tnode\n${line}\nMems_allowed_list:\t0\n`);
   assert.is(of('Cpus_allowed_list:\t0'), 1);
