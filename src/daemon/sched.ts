@@ -227,7 +227,8 @@ export class MainThreadScheduler {
     try {
       return fn();
     } finally {
-      this.calls!.realtime(true);
+      // the state follows what the kernel did: refused now, the next backlog asks again (auto)
+      this.realtime = this.calls!.realtime(true) === 0;
     }
   }
 
